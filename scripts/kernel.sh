@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The Rust-enabled BSP kernel, offline: fetch Debian's source package, apply the patch series,
+# configure with the BSP fragment and build Image, modules and DTBs.
+#
+#   scripts/kernel.sh source           prepare the patched source; prints its directory
+#   scripts/kernel.sh build [VARIANT]  configure and build (VARIANT: bsp (default) or debug);
+#                                      prints the build directory
+#   scripts/kernel.sh builddir [VARIANT]  print the build directory without building
+#
+# The source and build trees live in $RPIBSP_CACHE/kernel, keyed by a hash of their inputs
+# (kernel/source.env, kernel/patches/*.patch, the config fragments), so an unchanged tree is never
+# rebuilt, also from a fresh clone, and any change of the inputs gives a clean new tree.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+fetch_deb() {
+	local dl=$RPIBSP_CACHE/dl deb
+	deb=$dl/${KERNEL_DEB_PACKAGE}_${KERNEL_DEB_VERSION//:/%3a}_all.deb
+	if [ -f "$deb" ] && echo "$KERNEL_DEB_SHA256  $deb" | sha256sum -c --status; then
+		printf '%s\n' "$deb"
+		return
+	fi
+	mkdir -p "$dl"
+	msg "downloading $KERNEL_DEB_PACKAGE $KERNEL_DEB_VERSION from Debian $KERNEL_DEB_SUITE"
+	# A private apt configuration: the host's sources and package state stay as they are; nothing
+	# from trixie is installed.  The archive is the one the host's own sources name.
+	local apt=$RPIBSP_CACHE/apt-$KERNEL_DEB_SUITE mirror
+	mirror=$(grep -rhoE 'https?://[^ ]*/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null |
+		head -n1 | tr -d ' ')
+	mirror=${mirror:-http://deb.debian.org/debian}
+	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
+	printf 'deb %s %s main\n' "${mirror%/}" "$KERNEL_DEB_SUITE" >"$apt/sources.list"
+	local -a o=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=-
+		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
+	apt-get "${o[@]}" -q update >&2 ||
+		die "cannot reach the Debian archive $mirror for $KERNEL_DEB_SUITE (see the apt messages above)"
+	(cd "$dl" && apt-get "${o[@]}" -q download "$KERNEL_DEB_PACKAGE=$KERNEL_DEB_VERSION" >&2) ||
+		die "$KERNEL_DEB_PACKAGE $KERNEL_DEB_VERSION is not in $KERNEL_DEB_SUITE any more; \
+pick the version apt offers ('apt-cache policy $KERNEL_DEB_PACKAGE' with that suite) and update kernel/source.env"
+	echo "$KERNEL_DEB_SHA256  $deb" | sha256sum -c --status ||
+		die "$deb does not match KERNEL_DEB_SHA256 in kernel/source.env"
+	printf '%s\n' "$deb"
+}
+
+prepare_source() {
+	local src deb tmp p
+	src=$(kernel_src_dir)
+	if [ -f "$src/.rpibsp-prepared" ]; then
+		printf '%s\n' "$src"
+		return
+	fi
+	deb=$(fetch_deb)
+	tmp=$src.tmp
+	rm -rf "$tmp" && mkdir -p "$tmp/deb"
+	msg "unpacking Linux $KERNEL_VERSION into $src"
+	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp/deb" "./$KERNEL_TARBALL"
+	echo "$KERNEL_TARBALL_SHA256  $tmp/deb/$KERNEL_TARBALL" | sha256sum -c --status ||
+		die "the source tarball in $deb does not match KERNEL_TARBALL_SHA256"
+	mkdir -p "$tmp/linux"
+	tar -x -C "$tmp/linux" --strip-components=1 -f "$tmp/deb/$KERNEL_TARBALL"
+	rm -rf "$tmp/deb"
+	grep -q "^VERSION = ${KERNEL_VERSION%%.*}\$" "$tmp/linux/Makefile" ||
+		die "the unpacked source is not Linux $KERNEL_VERSION"
+	for p in "$RPIBSP_ROOT"/kernel/patches/*.patch; do
+		[ -e "$p" ] || continue
+		msg "applying ${p#"$RPIBSP_ROOT/"}"
+		patch -d "$tmp/linux" -p1 --batch --forward --fuzz=0 --no-backup-if-mismatch -s <"$p" >&2 ||
+			die "patch ${p#"$RPIBSP_ROOT/"} does not apply to Linux $KERNEL_VERSION (the source tree was not changed)"
+	done
+	touch "$tmp/linux/.rpibsp-prepared"
+	rm -rf "$src"
+	mv "$tmp/linux" "$src"
+	rmdir "$tmp"
+	printf '%s\n' "$src"
+}
+
+configure() { # configure <src> <build> <variant>
+	local src=$1 b=$2 variant=$3 f line name val bad=0
+	local -a kv frags
+	mapfile -t kv < <(kmake_vars)
+	mapfile -t frags < <(kernel_fragments "$variant")
+	make -s -C "$src" O="$b" "${kv[@]}" allnoconfig >&2
+	"$src/scripts/kconfig/merge_config.sh" -m -O "$b" "$b/.config" "${frags[@]}" >/dev/null
+	make -s -C "$src" O="$b" "${kv[@]}" olddefconfig >&2
+	# Every option the fragments ask for must have survived (a missing dependency drops it silently).
+	for f in "${frags[@]}"; do
+		while IFS= read -r line; do
+			case "$line" in
+			CONFIG_*=n) grep -q "^${line%%=*}=" "$b/.config" && { warn "${f##*/}: $line was overridden" && bad=1; } ;;
+			CONFIG_*=*)
+				name=${line%%=*} val=${line#*=}
+				grep -qxF "$name=$val" "$b/.config" || {
+					warn "${f##*/}: $line did not take effect (now: $(grep "^$name=\|^# $name is not set" "$b/.config" || echo unset))"
+					bad=1
+				}
+				;;
+			esac
+		done < <(grep -E '^CONFIG_' "$f")
+	done
+	[ "$bad" -eq 0 ] || die "the kernel configuration does not match the fragments (see above): fix the fragment"
+}
+
+build() {
+	local variant=${1:-bsp} src b
+	local -a kv
+	src=$(prepare_source)
+	b=$(kernel_build_dir "$variant")
+	if [ -f "$b/.rpibsp-built" ]; then
+		printf '%s\n' "$b"
+		return
+	fi
+	mapfile -t kv < <(kmake_vars)
+	mkdir -p "$b"
+	make -s -C "$src" O="$b" "${kv[@]}" rustavailable >&2 ||
+		die "the kernel's 'make rustavailable' failed: run scripts/setup.sh (rustc-web, rust-web-src, bindgen, clang-19)"
+	if [ ! -f "$b/.rpibsp-configured" ]; then
+		configure "$src" "$b" "$variant"
+		touch "$b/.rpibsp-configured"
+	fi
+	msg "building the $variant kernel in $b (Image, modules, DTBs; a few minutes on 2 cores)"
+	# DTC_FLAGS=-@: the base DTBs carry __symbols__, so the firmware (and fdtoverlay) can apply our overlays.
+	make -C "$src" O="$b" "${kv[@]}" DTC_FLAGS=-@ -j"$RPIBSP_JOBS" Image modules dtbs >"$b/build.log" 2>&1 || {
+		tail -n 40 "$b/build.log" >&2
+		die "kernel build failed (full log: $b/build.log)"
+	}
+	touch "$b/.rpibsp-built"
+	printf '%s\n' "$b"
+}
+
+case "${1:-}" in
+source) prepare_source ;;
+build) build "${2:-bsp}" ;;
+builddir) kernel_build_dir "${2:-bsp}" ;;
+fetch) fetch_deb ;;
+*)
+	sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+	;;
+esac
