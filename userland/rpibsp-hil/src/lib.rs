@@ -1,1 +1,16 @@
-pub fn placeholder() {}
+//! Hardware-in-the-loop runner for the Raspberry Pi BSP, used from the laptop.
+//!
+//! It drives a board through its serial console — a real serial device, a raw TCP console,
+//! or the emulated board that it starts itself in QEMU — waits for the boot and the login
+//! prompt, logs in, quiets the kernel console, runs `rpibsp-verify --format tap` and further
+//! commands framed with unique markers (so exit statuses survive kernel messages on the
+//! line), and reports the results as a summary, JUnit XML and raw console logs.
+
+pub mod console;
+pub mod protocol;
+pub mod qemu;
+pub mod runner;
+pub mod session;
+
+pub use runner::{run, RunConfig, RunReport, Target, Verdict};
+pub use session::{Login, Timeouts};

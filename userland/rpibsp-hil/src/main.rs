@@ -1,1 +1,395 @@
-fn main() {}
+//! `rpibsp-hil`: boot a Raspberry Pi (real or emulated) through its console and run the
+//! BSP checks on it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{ArgGroup, Parser, ValueEnum};
+
+use rpibsp_hil::qemu::{Machine, QemuSpec, Rootfs};
+use rpibsp_hil::{Login, RunConfig, Target, Timeouts};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum MachineArg {
+    /// Raspberry Pi 3 Model B (BCM2837)
+    Raspi3b,
+    /// Raspberry Pi 4 Model B (BCM2711)
+    Raspi4b,
+}
+
+const AFTER_HELP: &str = "\
+WHAT IT DOES:
+  1. connects to the board's console (or starts QEMU) and waits for the boot to reach
+     busybox getty's `login:` (with --no-login: for the shell to answer),
+  2. logs in, runs `dmesg -n 1` so kernel messages stay off the console,
+  3. runs `rpibsp-verify --format tap` on the board; every TAP line becomes a test case,
+  4. runs the --cmd / --script commands; each passes when its exit status is 0.
+  Commands are framed with unique markers, so exit statuses are recovered even when kernel
+  messages interleave. Only the boot is retried (--boot-retries), never a command.
+
+EXAMPLES:
+  # emulated Pi 3B with an initramfs (rpibsp-verify in /usr/bin)
+  rpibsp-hil --qemu raspi3b --kernel out/Image --dtb out/bcm2837-rpi-3-b-rpibsp.dtb \\
+             --initrd out/initramfs.cpio.gz --log-dir out/hil --junit out/hil.xml
+  # emulated board from an SD image (root=/dev/mmcblk0p2; non-power-of-two images are
+  # used through a resized copy; the image itself is never modified)
+  rpibsp-hil --qemu raspi3b --kernel Image --dtb board.dtb --sd sdcard.img
+  # real board on a USB serial adapter, interactive button checks
+  rpibsp-hil --serial /dev/ttyUSB0 --verify-cmd 'rpibsp-verify --format tap --mode loopback'
+  # console served by ser2net (raw mode) or labgrid
+  rpibsp-hil --tcp 127.0.0.1:5000 --cmd 'uname -a' --script checks.txt
+
+EXIT STATUS:
+  0 all passed   1 a check or command failed   2 bad command line
+  3 no shell (boot/login failed after all attempts)   4 target could not be opened/started";
+
+/// Boots a Raspberry Pi through its serial console (a serial device, a TCP console, or QEMU
+/// started for you), logs in, runs rpibsp-verify and your commands on it, and reports.
+#[derive(Debug, Parser)]
+#[command(name = "rpibsp-hil", version, after_help = AFTER_HELP)]
+#[command(group(ArgGroup::new("target").required(true).args(["serial", "tcp", "qemu"])))]
+struct Cli {
+    /// Serial device of the board's console, e.g. /dev/ttyUSB0
+    #[arg(long, value_name = "DEV", help_heading = "Target (choose one)")]
+    serial: Option<String>,
+
+    /// Baud rate of --serial
+    #[arg(long, default_value_t = 115_200, help_heading = "Target (choose one)")]
+    baud: u32,
+
+    /// Raw TCP console (ser2net raw mode, labgrid, QEMU -serial tcp:), HOST:PORT
+    #[arg(long, value_name = "HOST:PORT", help_heading = "Target (choose one)")]
+    tcp: Option<String>,
+
+    /// Start the emulated board in qemu-system-aarch64
+    #[arg(
+        long,
+        value_enum,
+        value_name = "MACHINE",
+        help_heading = "Target (choose one)"
+    )]
+    qemu: Option<MachineArg>,
+
+    /// Kernel Image for --qemu
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "qemu",
+        help_heading = "Emulated board"
+    )]
+    kernel: Option<PathBuf>,
+
+    /// Device tree blob for --qemu (with the board and emulation overlays applied)
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "qemu",
+        help_heading = "Emulated board"
+    )]
+    dtb: Option<PathBuf>,
+
+    /// Initramfs for --qemu
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "qemu",
+        conflicts_with = "sd",
+        help_heading = "Emulated board"
+    )]
+    initrd: Option<PathBuf>,
+
+    /// SD card image for --qemu (root on its 2nd partition)
+    #[arg(
+        long,
+        value_name = "IMAGE",
+        requires = "qemu",
+        help_heading = "Emulated board"
+    )]
+    sd: Option<PathBuf>,
+
+    /// Kernel command line [default: console=ttyAMA0,115200 loglevel=7, plus
+    /// root=/dev/mmcblk0p2 rootwait rw with --sd]
+    #[arg(
+        long,
+        value_name = "CMDLINE",
+        requires = "qemu",
+        help_heading = "Emulated board"
+    )]
+    append: Option<String>,
+
+    /// QEMU binary
+    #[arg(
+        long,
+        value_name = "PROGRAM",
+        default_value = "qemu-system-aarch64",
+        help_heading = "Emulated board"
+    )]
+    qemu_bin: String,
+
+    /// Extra QEMU argument (repeatable)
+    #[arg(
+        long,
+        value_name = "ARG",
+        allow_hyphen_values = true,
+        help_heading = "Emulated board"
+    )]
+    qemu_arg: Vec<String>,
+
+    /// Let the guest write to the SD image (default: snapshot=on, the image stays unchanged)
+    #[arg(long, help_heading = "Emulated board")]
+    sd_writable: bool,
+
+    /// Fail instead of using a power-of-two copy when the SD image size is not a power of two
+    #[arg(long, help_heading = "Emulated board")]
+    no_sd_resize: bool,
+
+    /// Directory for QEMU's socket and files [default: a temporary directory]
+    #[arg(long, value_name = "DIR", help_heading = "Emulated board")]
+    workdir: Option<PathBuf>,
+
+    /// User to log in as
+    #[arg(long, default_value = "root", help_heading = "Login")]
+    user: String,
+
+    /// Password, if the board asks for one
+    #[arg(long, help_heading = "Login")]
+    password: Option<String>,
+
+    /// The console runs a shell without getty (initramfs): no login, wait for the shell
+    #[arg(long, help_heading = "Login")]
+    no_login: bool,
+
+    /// With --no-login: text that shows the system is up (e.g. a line the init script prints)
+    #[arg(
+        long,
+        value_name = "TEXT",
+        requires = "no_login",
+        help_heading = "Login"
+    )]
+    ready_marker: Option<String>,
+
+    /// On-board check command; its TAP output becomes test cases
+    #[arg(
+        long,
+        value_name = "CMD",
+        default_value = "rpibsp-verify --format tap",
+        help_heading = "Work"
+    )]
+    verify_cmd: String,
+
+    /// Do not run the on-board check command
+    #[arg(long, help_heading = "Work")]
+    no_verify: bool,
+
+    /// A command to run on the board (repeatable; passes on exit status 0)
+    #[arg(long = "cmd", value_name = "CMD", help_heading = "Work")]
+    cmds: Vec<String>,
+
+    /// File with one command per line (blank lines and # comments ignored)
+    #[arg(long, value_name = "FILE", help_heading = "Work")]
+    script: Option<PathBuf>,
+
+    /// Do not run `dmesg -n 1` after login
+    #[arg(long, help_heading = "Work")]
+    keep_kernel_console: bool,
+
+    /// Seconds from start (or power cycle) to the login prompt / shell
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 300,
+        help_heading = "Time limits"
+    )]
+    boot_timeout: u64,
+
+    /// Seconds from the login prompt to a working shell
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 60,
+        help_heading = "Time limits"
+    )]
+    login_timeout: u64,
+
+    /// Seconds each --cmd may take
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 120,
+        help_heading = "Time limits"
+    )]
+    cmd_timeout: u64,
+
+    /// Seconds the verify command may take
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 600,
+        help_heading = "Time limits"
+    )]
+    verify_timeout: u64,
+
+    /// Overall limit in seconds
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 1800,
+        help_heading = "Time limits"
+    )]
+    deadline: u64,
+
+    /// Press Enter after this many silent seconds while waiting for the prompt (0: never)
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 10,
+        help_heading = "Time limits"
+    )]
+    poke_after: u64,
+
+    /// Extra boot attempts when no shell is reached (QEMU is restarted, --power-cycle is run)
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        help_heading = "Time limits"
+    )]
+    boot_retries: u32,
+
+    /// Shell command run on this machine before each boot attempt (e.g. a relay or USB hub
+    /// power cycle of a real board)
+    #[arg(long, value_name = "CMD", help_heading = "Time limits")]
+    power_cycle: Option<String>,
+
+    /// Keep each attempt's raw console log here
+    #[arg(long, value_name = "DIR", help_heading = "Output")]
+    log_dir: Option<PathBuf>,
+
+    /// Write JUnit XML here
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    junit: Option<PathBuf>,
+
+    /// No progress lines on standard error
+    #[arg(long, short, help_heading = "Output")]
+    quiet: bool,
+}
+
+fn read_script(path: &PathBuf) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading --script {}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect())
+}
+
+fn config(cli: &Cli) -> Result<RunConfig> {
+    let target = if let Some(path) = &cli.serial {
+        Target::Serial {
+            path: path.clone(),
+            baud: cli.baud,
+        }
+    } else if let Some(addr) = &cli.tcp {
+        Target::Tcp { addr: addr.clone() }
+    } else if let Some(m) = cli.qemu {
+        let (Some(kernel), Some(dtb)) = (&cli.kernel, &cli.dtb) else {
+            bail!("--qemu needs --kernel and --dtb");
+        };
+        let rootfs = match (&cli.initrd, &cli.sd) {
+            (Some(i), None) => Rootfs::Initrd(i.clone()),
+            (None, Some(s)) => Rootfs::Sd(s.clone()),
+            (None, None) => Rootfs::None,
+            (Some(_), Some(_)) => bail!("--initrd and --sd exclude each other"),
+        };
+        Target::Qemu {
+            spec: QemuSpec {
+                program: cli.qemu_bin.clone(),
+                machine: match m {
+                    MachineArg::Raspi3b => Machine::Raspi3b,
+                    MachineArg::Raspi4b => Machine::Raspi4b,
+                },
+                kernel: kernel.clone(),
+                dtb: dtb.clone(),
+                rootfs,
+                append: cli.append.clone(),
+                sd_writable: cli.sd_writable,
+                extra: cli.qemu_arg.clone(),
+            },
+            resize_sd: !cli.no_sd_resize,
+        }
+    } else {
+        bail!("choose a target: --serial, --tcp or --qemu");
+    };
+    let mut cfg = RunConfig::new(target);
+    cfg.login = if cli.no_login {
+        Login::NoLogin {
+            ready_marker: cli.ready_marker.clone(),
+        }
+    } else {
+        Login::User {
+            user: cli.user.clone(),
+            password: cli.password.clone(),
+        }
+    };
+    cfg.timeouts = Timeouts {
+        boot: Duration::from_secs(cli.boot_timeout),
+        login: Duration::from_secs(cli.login_timeout),
+        command: Duration::from_secs(cli.cmd_timeout),
+        resync: Duration::from_secs(15),
+        poke_after: (cli.poke_after > 0).then(|| Duration::from_secs(cli.poke_after)),
+    };
+    cfg.verify_timeout = Duration::from_secs(cli.verify_timeout);
+    cfg.deadline = Duration::from_secs(cli.deadline);
+    cfg.boot_retries = cli.boot_retries;
+    cfg.power_cycle = cli.power_cycle.clone();
+    cfg.quiet_cmd = (!cli.keep_kernel_console).then(|| "dmesg -n 1".to_string());
+    cfg.verify = (!cli.no_verify).then(|| cli.verify_cmd.clone());
+    cfg.commands = cli.cmds.clone();
+    if let Some(script) = &cli.script {
+        cfg.commands.extend(read_script(script)?);
+    }
+    cfg.log_dir = cli.log_dir.clone();
+    cfg.workdir = cli.workdir.clone();
+    if cfg.verify.is_none() && cfg.commands.is_empty() {
+        eprintln!(
+            "rpibsp-hil: note: --no-verify and no --cmd/--script: only boot and login are tested"
+        );
+    }
+    Ok(cfg)
+}
+
+fn real_main() -> Result<i32> {
+    let cli = Cli::parse();
+    let cfg = config(&cli)?;
+    let quiet = cli.quiet;
+    let mut progress = |line: &str| {
+        if !quiet {
+            eprintln!("rpibsp-hil: {line}");
+        }
+    };
+    let report = rpibsp_hil::run(&cfg, &mut progress);
+    print!("{}", report.summary());
+    if let Some(path) = &cli.junit {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(path, report.junit())
+            .with_context(|| format!("writing JUnit XML to {}", path.display()))?;
+        println!("JUnit XML: {}", path.display());
+    }
+    Ok(report.verdict.exit_code())
+}
+
+fn main() -> ExitCode {
+    match real_main() {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("rpibsp-hil: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

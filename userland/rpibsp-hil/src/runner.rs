@@ -1,0 +1,783 @@
+//! One hardware-in-the-loop run: open the target, boot (with retries), log in, quiet the
+//! kernel, run rpibsp-verify and the commands, and collect the results.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
+
+use rpibsp_report::{human_duration, tap, Case, Counts, Outcome};
+
+use crate::console::{Console, ConsoleError};
+use crate::qemu::{Qemu, QemuError, QemuSpec};
+use crate::session::{BootError, CmdResult, Login, Session, Timeouts};
+
+/// Where the board is.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// A serial device.
+    Serial {
+        /// Device path, e.g. /dev/ttyUSB0.
+        path: String,
+        /// Baud rate.
+        baud: u32,
+    },
+    /// A raw TCP console.
+    Tcp {
+        /// host:port.
+        addr: String,
+    },
+    /// The emulated board, started by rpibsp-hil.
+    Qemu {
+        /// How to start it.
+        spec: QemuSpec,
+        /// Use a power-of-two copy of a non-power-of-two SD image.
+        resize_sd: bool,
+    },
+}
+
+impl Target {
+    /// A short description.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Serial { path, baud } => format!("serial {path} @ {baud}"),
+            Target::Tcp { addr } => format!("tcp {addr}"),
+            Target::Qemu { spec, .. } => format!("qemu {}", spec.machine.name()),
+        }
+    }
+
+    fn slug(&self) -> String {
+        self.describe()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect::<String>()
+            .split('-')
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("-")
+    }
+}
+
+/// A run's configuration.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// The board.
+    pub target: Target,
+    /// How to get a shell.
+    pub login: Login,
+    /// Step time limits.
+    pub timeouts: Timeouts,
+    /// Time limit of the on-board verification command.
+    pub verify_timeout: Duration,
+    /// Overall time limit.
+    pub deadline: Duration,
+    /// Extra boot attempts after a failed boot.
+    pub boot_retries: u32,
+    /// Shell command run on the laptop before every boot attempt (real boards: power cycle).
+    pub power_cycle: Option<String>,
+    /// Command run right after login (default `dmesg -n 1`), failures noted only.
+    pub quiet_cmd: Option<String>,
+    /// On-board verification command whose TAP output becomes test cases.
+    pub verify: Option<String>,
+    /// Further commands, each a test case (exit status 0 = pass).
+    pub commands: Vec<String>,
+    /// Directory for raw console logs (one per attempt).
+    pub log_dir: Option<PathBuf>,
+    /// Directory for QEMU's socket and files (default: a fresh temporary directory).
+    pub workdir: Option<PathBuf>,
+}
+
+impl RunConfig {
+    /// Defaults for a target: root login, `rpibsp-verify --format tap`, no commands.
+    pub fn new(target: Target) -> Self {
+        RunConfig {
+            target,
+            login: Login::User {
+                user: "root".into(),
+                password: None,
+            },
+            timeouts: Timeouts::default(),
+            verify_timeout: Duration::from_secs(600),
+            deadline: Duration::from_secs(1800),
+            boot_retries: 0,
+            power_cycle: None,
+            quiet_cmd: Some("dmesg -n 1".into()),
+            verify: Some("rpibsp-verify --format tap".into()),
+            commands: Vec::new(),
+            log_dir: None,
+            workdir: None,
+        }
+    }
+}
+
+/// One boot attempt.
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    /// 1-based.
+    pub number: u32,
+    /// What happened.
+    pub outcome: String,
+    /// Raw console log of the attempt.
+    pub log: Option<PathBuf>,
+}
+
+/// How the run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Everything passed.
+    Passed,
+    /// Booted, but a check or command failed.
+    Failed,
+    /// No shell after all attempts.
+    BootFailed,
+    /// The target could not be opened or started.
+    SetupFailed,
+}
+
+impl Verdict {
+    /// Process exit code.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Passed => 0,
+            Verdict::Failed => 1,
+            Verdict::BootFailed => 3,
+            Verdict::SetupFailed => 4,
+        }
+    }
+}
+
+/// The result of a run.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    /// Target description.
+    pub target: String,
+    /// One case per step, check and command.
+    pub cases: Vec<Case>,
+    /// Boot attempts.
+    pub attempts: Vec<Attempt>,
+    /// Things a person should know (resized SD image, QEMU command line, ...).
+    pub notes: Vec<String>,
+    /// Verdict.
+    pub verdict: Verdict,
+    /// Wall time.
+    pub duration: Duration,
+    /// Start time (UTC, ISO 8601).
+    pub started: String,
+    /// Last console lines of the last attempt.
+    pub console_tail: String,
+}
+
+/// Civil UTC date-time of a `SystemTime`: (year, month, day, hour, minute, second).
+pub fn utc(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (
+        y,
+        m,
+        d,
+        (rem / 3600) as u32,
+        (rem % 3600 / 60) as u32,
+        (rem % 60) as u32,
+    )
+}
+
+fn iso(t: SystemTime) -> String {
+    let (y, mo, d, h, mi, s) = utc(t);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
+fn stamp(t: SystemTime) -> String {
+    let (y, mo, d, h, mi, s) = utc(t);
+    format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
+}
+
+enum Opened {
+    Plain(Console),
+    Qemu(Qemu, Console),
+}
+
+impl Opened {
+    fn console(&mut self) -> &mut Console {
+        match self {
+            Opened::Plain(c) | Opened::Qemu(_, c) => c,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum OpenError {
+    #[error(transparent)]
+    Console(#[from] ConsoleError),
+    #[error(transparent)]
+    Qemu(#[from] QemuError),
+    #[error("power-cycle command `{cmd}` failed: {why}")]
+    PowerCycle { cmd: String, why: String },
+}
+
+fn open(cfg: &RunConfig, workdir: &Path, notes: &mut Vec<String>) -> Result<Opened, OpenError> {
+    if let Some(cmd) = &cfg.power_cycle {
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .status()
+            .map_err(|e| OpenError::PowerCycle {
+                cmd: cmd.clone(),
+                why: e.to_string(),
+            })?;
+        if !status.success() {
+            return Err(OpenError::PowerCycle {
+                cmd: cmd.clone(),
+                why: status.to_string(),
+            });
+        }
+    }
+    Ok(match &cfg.target {
+        Target::Serial { path, baud } => Opened::Plain(Console::serial(path, *baud)?),
+        Target::Tcp { addr } => Opened::Plain(Console::tcp(addr, Duration::from_secs(10))?),
+        Target::Qemu { spec, resize_sd } => {
+            let (q, c, more) = Qemu::start(spec, workdir, *resize_sd)?;
+            for n in more {
+                if !notes.contains(&n) {
+                    notes.push(n);
+                }
+            }
+            let line = format!("QEMU: {}", q.command_line);
+            if !notes.contains(&line) {
+                notes.push(line);
+            }
+            Opened::Qemu(q, c)
+        }
+    })
+}
+
+struct Workdir {
+    path: PathBuf,
+    temporary: bool,
+}
+
+impl Drop for Workdir {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+fn case(
+    group: &str,
+    name: impl Into<String>,
+    outcome: Outcome,
+    duration: Option<Duration>,
+) -> Case {
+    Case {
+        duration,
+        ..Case::new(group, name, outcome)
+    }
+}
+
+/// Runs everything; `progress` receives one line per step as it happens.
+pub fn run(cfg: &RunConfig, progress: &mut dyn FnMut(&str)) -> RunReport {
+    let started_at = SystemTime::now();
+    let start = Instant::now();
+    let deadline = start + cfg.deadline;
+    let mut report = RunReport {
+        target: cfg.target.describe(),
+        cases: Vec::new(),
+        attempts: Vec::new(),
+        notes: Vec::new(),
+        verdict: Verdict::BootFailed,
+        duration: Duration::ZERO,
+        started: iso(started_at),
+        console_tail: String::new(),
+    };
+    let workdir = match &cfg.workdir {
+        Some(p) => Workdir {
+            path: p.clone(),
+            temporary: false,
+        },
+        None => Workdir {
+            path: std::env::temp_dir().join(format!(
+                "rpibsp-hil-{}-{}",
+                std::process::id(),
+                crate::session::new_nonce()
+            )),
+            temporary: true,
+        },
+    };
+    if let Err(e) = std::fs::create_dir_all(&workdir.path) {
+        report.cases.push(case(
+            "setup",
+            "work directory",
+            Outcome::Fail(format!("{}: {e}", workdir.path.display())),
+            None,
+        ));
+        report.verdict = Verdict::SetupFailed;
+        return report;
+    }
+
+    let attempts = cfg.boot_retries + 1;
+    let mut boot_errors: Vec<BootError> = Vec::new();
+    for number in 1..=attempts {
+        if Instant::now() >= deadline {
+            break;
+        }
+        progress(&format!(
+            "attempt {number}/{attempts}: connecting to {}",
+            report.target
+        ));
+        let mut opened = match open(cfg, &workdir.path, &mut report.notes) {
+            Ok(o) => o,
+            Err(e) => {
+                report.cases.push(case(
+                    "setup",
+                    format!("open {}", report.target),
+                    Outcome::Fail(e.to_string()),
+                    None,
+                ));
+                report.attempts.push(Attempt {
+                    number,
+                    outcome: format!("setup failed: {e}"),
+                    log: None,
+                });
+                report.verdict = Verdict::SetupFailed;
+                break;
+            }
+        };
+        let log = cfg.log_dir.as_ref().map(|d| {
+            d.join(format!(
+                "{}-{}-attempt{number}.log",
+                stamp(started_at),
+                cfg.target.slug()
+            ))
+        });
+        if let Some(path) = &log {
+            if let Err(e) = opened.console().log_to(path) {
+                report.notes.push(format!("no console log: {e}"));
+            }
+        }
+        let boot_start = Instant::now();
+        let booted = {
+            let mut session = Session::new(opened.console(), deadline);
+            session.boot(&cfg.login, &cfg.timeouts)
+        };
+        match booted {
+            Ok(times) => {
+                progress(&format!(
+                    "attempt {number}: shell after {} (prompt after {})",
+                    human_duration(boot_start.elapsed()),
+                    human_duration(times.boot)
+                ));
+                let step = match cfg.login {
+                    Login::User { .. } => "boot to login prompt",
+                    Login::NoLogin { .. } => "boot to shell",
+                };
+                report
+                    .cases
+                    .push(case("boot", step, Outcome::Pass, Some(times.boot)));
+                if let Login::User { user, .. } = &cfg.login {
+                    report.cases.push(case(
+                        "boot",
+                        format!("login as {user}"),
+                        Outcome::Pass,
+                        Some(times.login),
+                    ));
+                }
+                report.attempts.push(Attempt {
+                    number,
+                    outcome: "booted".into(),
+                    log: log.clone(),
+                });
+                let mut session = Session::new(opened.console(), deadline);
+                run_commands(cfg, &mut session, &mut report, progress);
+                report.console_tail = opened.console().tail(200);
+                report.verdict = if Counts::of(&report.cases).failed == 0 {
+                    Verdict::Passed
+                } else {
+                    Verdict::Failed
+                };
+                if let Opened::Qemu(q, _) = &opened {
+                    copy_qemu_output(q, log.as_deref(), &mut report.notes);
+                }
+                break;
+            }
+            Err(e) => {
+                let exited = match &mut opened {
+                    Opened::Qemu(q, _) => q.exited().map(|s| format!(" (QEMU exited: {s})")),
+                    Opened::Plain(_) => None,
+                };
+                let outcome = format!("{e}{}", exited.unwrap_or_default());
+                progress(&format!("attempt {number}: {outcome}"));
+                report.attempts.push(Attempt {
+                    number,
+                    outcome,
+                    log: log.clone(),
+                });
+                report.console_tail = opened.console().tail(200);
+                if let Opened::Qemu(q, _) = &opened {
+                    copy_qemu_output(q, log.as_deref(), &mut report.notes);
+                }
+                boot_errors.push(e);
+            }
+        }
+    }
+    if report.verdict == Verdict::BootFailed {
+        let last = boot_errors.last();
+        let mut why = last
+            .map(|e| e.to_string())
+            .unwrap_or_else(|| "overall deadline reached before booting".into());
+        // The last attempt may have seen nothing (a board that does not reboot): show the
+        // console of the latest attempt that printed something.
+        if let Some((i, e)) = boot_errors
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, e)| !e.tail.is_empty())
+        {
+            if i + 1 == boot_errors.len() {
+                why.push_str("\nlast console lines:\n");
+            } else {
+                why.push_str(&format!("\nlast console lines of attempt {}:\n", i + 1));
+            }
+            why.push_str(&e.tail);
+        }
+        let mut c = case(
+            "boot",
+            "boot and get a shell",
+            Outcome::Fail(why),
+            Some(start.elapsed()),
+        );
+        c.details = report
+            .attempts
+            .iter()
+            .map(|a| {
+                format!(
+                    "attempt {}: {}",
+                    a.number,
+                    a.outcome.lines().next().unwrap_or("")
+                )
+            })
+            .collect();
+        report.cases.push(c);
+    }
+    report.duration = start.elapsed();
+    report
+}
+
+fn copy_qemu_output(q: &Qemu, log: Option<&Path>, notes: &mut Vec<String>) {
+    let Some(log) = log else { return };
+    let dest = log.with_extension("qemu.txt");
+    if std::fs::copy(&q.output_path, &dest).is_ok()
+        && std::fs::metadata(&dest)
+            .map(|m| m.len() > 0)
+            .unwrap_or(false)
+    {
+        notes.push(format!("QEMU's own output: {}", dest.display()));
+    }
+}
+
+fn run_commands(
+    cfg: &RunConfig,
+    session: &mut Session<'_>,
+    report: &mut RunReport,
+    progress: &mut dyn FnMut(&str),
+) {
+    if let Some(q) = &cfg.quiet_cmd {
+        let r = session.run(q, cfg.timeouts.command);
+        if !r.ok() {
+            report.notes.push(format!(
+                "`{q}` did not succeed ({}); kernel messages may interleave with output",
+                r.error
+                    .clone()
+                    .unwrap_or_else(|| format!("exit {}", r.status.unwrap_or(-1)))
+            ));
+            if r.status.is_none() && !recover(cfg, session, report) {
+                return;
+            }
+        }
+    }
+    let mut pending: Vec<(&str, String)> = Vec::new();
+    if let Some(v) = &cfg.verify {
+        pending.push(("verify", v.clone()));
+    }
+    pending.extend(cfg.commands.iter().map(|c| ("command", c.clone())));
+    let mut iter = pending.into_iter();
+    while let Some((kind, cmd)) = iter.next() {
+        progress(&format!("running: {cmd}"));
+        let timeout = if kind == "verify" {
+            cfg.verify_timeout
+        } else {
+            cfg.timeouts.command
+        };
+        let r = session.run(&cmd, timeout);
+        progress(&format!(
+            "  {} in {}",
+            match (r.status, &r.error) {
+                (Some(s), _) => format!("exit {s}"),
+                (None, Some(e)) => e.clone(),
+                (None, None) => "no status".into(),
+            },
+            human_duration(r.duration)
+        ));
+        if kind == "verify" {
+            verify_cases(&r, report);
+        } else {
+            report.cases.push(command_case(&r));
+        }
+        if r.status.is_none() && !recover(cfg, session, report) {
+            for (_, rest) in iter.by_ref() {
+                report.cases.push(case(
+                    "command",
+                    rest,
+                    Outcome::Fail(
+                        "not run: the console stopped responding after an earlier command".into(),
+                    ),
+                    None,
+                ));
+            }
+            return;
+        }
+    }
+}
+
+fn recover(cfg: &RunConfig, session: &mut Session<'_>, report: &mut RunReport) -> bool {
+    match session.recover(cfg.timeouts.resync) {
+        Ok(()) => true,
+        Err(e) => {
+            report.cases.push(case(
+                "session",
+                "shell responds after a failed command",
+                Outcome::Fail(format!("{e}\nlast console lines:\n{}", e.tail)),
+                None,
+            ));
+            false
+        }
+    }
+}
+
+fn output_tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+fn command_case(r: &CmdResult) -> Case {
+    let outcome = match (r.status, &r.error) {
+        (Some(0), _) => Outcome::Pass,
+        (Some(s), _) => Outcome::Fail(format!("exit status {s}{}", hint(s, &r.command))),
+        (None, Some(e)) => Outcome::Fail(e.clone()),
+        (None, None) => Outcome::Fail("no exit status".into()),
+    };
+    let mut c = case("command", r.command.clone(), outcome, Some(r.duration));
+    let out = output_tail(&crate::protocol::printable(&r.output), 40);
+    if !out.is_empty() {
+        c.details.push(format!("output:\n{out}"));
+    }
+    if !r.kernel_lines.is_empty() {
+        c.details.push(format!(
+            "kernel messages meanwhile:\n{}",
+            r.kernel_lines.join("\n")
+        ));
+    }
+    c
+}
+
+fn hint(status: i32, cmd: &str) -> String {
+    let prog = cmd.split_whitespace().next().unwrap_or(cmd);
+    match status {
+        127 => format!(" (`{prog}` not found on the board: is it in the rootfs and on PATH?)"),
+        126 => format!(" (`{prog}` is not executable: wrong architecture or not static?)"),
+        130 => " (interrupted)".into(),
+        _ => String::new(),
+    }
+}
+
+fn verify_cases(r: &CmdResult, report: &mut RunReport) {
+    let doc = tap::parse(&r.output);
+    for t in &doc.tests {
+        let (group, name) = match t.name.split_once(": ") {
+            Some((g, n)) => (format!("verify.{g}"), n.to_string()),
+            None => ("verify".to_string(), t.name.clone()),
+        };
+        let mut c = case(&group, name, t.outcome.clone(), None);
+        c.details = t
+            .diagnostics
+            .iter()
+            .skip(usize::from(matches!(t.outcome, Outcome::Fail(_))))
+            .cloned()
+            .collect();
+        report.cases.push(c);
+    }
+    let mut problems = Vec::new();
+    if doc.tests.is_empty() || r.status.is_none() {
+        problems.extend(doc.problems());
+    } else if let Some(p) = doc
+        .problems()
+        .into_iter()
+        .find(|p| !p.starts_with("no TAP plan"))
+    {
+        problems.push(p);
+    }
+    let status_problem = match (r.status, &r.error) {
+        (Some(0), _) => None,
+        (Some(s), _) if doc.tests.iter().all(|t| !matches!(t.outcome, Outcome::Fail(_))) && doc.tests.iter().any(|t| matches!(t.outcome, Outcome::Skip(_))) => {
+            Some(format!("exit status {s}: checks were skipped (add --allow-skip to the verify command to accept skips)"))
+        }
+        (Some(s), _) => Some(format!("exit status {s}{}", hint(s, &r.command))),
+        (None, Some(e)) => Some(e.clone()),
+        (None, None) => Some("no exit status".into()),
+    };
+    problems.extend(status_problem);
+    let outcome = if problems.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::Fail(problems.join("; "))
+    };
+    let mut c = case(
+        "verify",
+        format!("`{}` completes", r.command),
+        outcome,
+        Some(r.duration),
+    );
+    if c.outcome != Outcome::Pass {
+        let out = output_tail(&crate::protocol::printable(&r.output), 30);
+        if !out.is_empty() {
+            c.details.push(format!("output:\n{out}"));
+        }
+    }
+    if !r.kernel_lines.is_empty() {
+        c.details.push(format!(
+            "{} kernel message(s) interleaved, e.g. {}",
+            r.kernel_lines.len(),
+            r.kernel_lines[0]
+        ));
+    }
+    report.cases.push(c);
+}
+
+impl RunReport {
+    /// Pass/fail/skip counts.
+    pub fn counts(&self) -> Counts {
+        Counts::of(&self.cases)
+    }
+
+    /// A summary for people.
+    pub fn summary(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "rpibsp-hil: {} ({} attempt(s), {})",
+            self.target,
+            self.attempts.len(),
+            human_duration(self.duration)
+        );
+        for a in &self.attempts {
+            let _ = write!(
+                s,
+                "  attempt {}: {}",
+                a.number,
+                a.outcome.lines().next().unwrap_or("")
+            );
+            if let Some(l) = &a.log {
+                let _ = write!(s, "  [log {}]", l.display());
+            }
+            s.push('\n');
+        }
+        let failed: Vec<&Case> = self
+            .cases
+            .iter()
+            .filter(|c| matches!(c.outcome, Outcome::Fail(_)))
+            .collect();
+        let skipped: Vec<&Case> = self
+            .cases
+            .iter()
+            .filter(|c| matches!(c.outcome, Outcome::Skip(_)))
+            .collect();
+        let mut last_group = "";
+        for c in &self.cases {
+            if c.group.starts_with("verify.") && c.outcome == Outcome::Pass {
+                continue; // passing on-board checks are counted, not listed
+            }
+            if c.group != last_group {
+                last_group = &c.group;
+            }
+            let _ = writeln!(s, "  {:<5} {:<20} {}", c.outcome.label(), c.group, c.name);
+            if let Some(r) = c.outcome.reason() {
+                for line in r.lines().take(12) {
+                    let _ = writeln!(s, "        {line}");
+                }
+            }
+        }
+        let verified = self
+            .cases
+            .iter()
+            .filter(|c| c.group.starts_with("verify."))
+            .count();
+        if verified > 0 {
+            let passed = self
+                .cases
+                .iter()
+                .filter(|c| c.group.starts_with("verify.") && c.outcome == Outcome::Pass)
+                .count();
+            let _ = writeln!(s, "  on-board checks: {passed} of {verified} passed");
+        }
+        for n in &self.notes {
+            let _ = writeln!(s, "  note: {n}");
+        }
+        let c = self.counts();
+        let verdict = match self.verdict {
+            Verdict::Passed => "PASSED",
+            Verdict::Failed => "FAILED",
+            Verdict::BootFailed => "BOOT FAILED",
+            Verdict::SetupFailed => "SETUP FAILED",
+        };
+        let _ = writeln!(s, "{verdict}: {}", c.line());
+        if !failed.is_empty() && self.verdict != Verdict::Passed {
+            let _ = writeln!(
+                s,
+                "({} failing, {} skipped case(s) listed above)",
+                failed.len(),
+                skipped.len()
+            );
+        }
+        s
+    }
+
+    /// JUnit XML of the run.
+    pub fn junit(&self) -> String {
+        let mut props = vec![("target".to_string(), self.target.clone())];
+        for a in &self.attempts {
+            props.push((format!("attempt{}", a.number), a.outcome.clone()));
+            if let Some(l) = &a.log {
+                props.push((format!("attempt{}.log", a.number), l.display().to_string()));
+            }
+        }
+        for (i, n) in self.notes.iter().enumerate() {
+            props.push((format!("note{}", i + 1), n.clone()));
+        }
+        rpibsp_report::junit::render(&rpibsp_report::junit::Suite {
+            name: "rpibsp-hil",
+            cases: &self.cases,
+            timestamp: Some(self.started.clone()),
+            duration: Some(self.duration),
+            properties: props,
+            system_out: if self.console_tail.is_empty() {
+                None
+            } else {
+                Some(self.console_tail.clone())
+            },
+        })
+    }
+}

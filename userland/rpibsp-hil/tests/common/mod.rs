@@ -1,0 +1,439 @@
+//! A simulated board at the other end of a console: prints a boot log, runs a busybox-like
+//! getty and a tiny shell that understands what rpibsp-hil sends (echo, eval, quoting, `;`,
+//! `$?`), and can misbehave: garbage, kernel messages in the middle of output, a panic, no
+//! login prompt, a command that hangs until Ctrl-C.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How the board behaves.
+#[derive(Clone, Debug)]
+pub struct Board {
+    /// Wait before the first output.
+    pub boot_delay: Duration,
+    /// Print nothing until a newline arrives (an already booted board).
+    pub silent_until_poke: bool,
+    /// Put garbage bytes on the line during boot.
+    pub garbage: bool,
+    /// Print the boot log but never a login prompt.
+    pub no_prompt: bool,
+    /// Panic instead of reaching the prompt.
+    pub panic: bool,
+    /// Run getty (`login:`); otherwise a shell prompt right away.
+    pub getty: bool,
+    /// Password getty asks for, if any.
+    pub password: Option<String>,
+    /// Insert kernel log lines into command output (also in mid-line).
+    pub kernel_noise: bool,
+    /// TAP printed by `rpibsp-verify --format tap`, and its exit status.
+    pub verify_output: String,
+    pub verify_status: i32,
+}
+
+pub const GOOD_TAP: &str = "# rpibsp-verify 0.1.0: mode emulated\n1..3\nok 1 - overlay: live device tree readable\nok 2 - led: brightness 1 -> LED on\nok 3 - devicemodel: IOC_GET_STATUS fields\n# 3 passed, 0 failed, 0 skipped\n";
+
+impl Default for Board {
+    fn default() -> Self {
+        Board {
+            boot_delay: Duration::from_millis(200),
+            silent_until_poke: false,
+            garbage: false,
+            no_prompt: false,
+            panic: false,
+            getty: true,
+            password: None,
+            kernel_noise: false,
+            verify_output: GOOD_TAP.to_string(),
+            verify_status: 0,
+        }
+    }
+}
+
+/// What the board saw, for assertions.
+#[derive(Clone, Debug, Default)]
+pub struct Seen {
+    pub lines: Vec<String>,
+    pub ctrl_c: usize,
+    pub logins: Vec<String>,
+}
+
+enum State {
+    Boot,
+    Login,
+    Password(String),
+    Shell,
+}
+
+struct Sim<W: Write> {
+    out: W,
+    b: Board,
+    state: State,
+    last_rc: i32,
+    hung: bool,
+    seen: Arc<Mutex<Seen>>,
+    noise_counter: u32,
+}
+
+const PROMPT: &str = "~ # ";
+
+fn noise(n: u32) -> String {
+    format!(
+        "[ {:>4}.{:06}] rpibsp-button rpibsp-button-on: noise {n}\r\n",
+        40 + n,
+        123456 + n
+    )
+}
+
+/// Splits on unquoted `;`.
+fn split_commands(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let (mut sq, mut dq, mut esc) = (false, false, false);
+    for c in line.chars() {
+        if esc {
+            cur.push(c);
+            esc = false;
+            continue;
+        }
+        match c {
+            '\\' if !sq => {
+                esc = true;
+                cur.push(c);
+            }
+            '\'' if !dq => {
+                sq = !sq;
+                cur.push(c);
+            }
+            '"' if !sq => {
+                dq = !dq;
+                cur.push(c);
+            }
+            ';' if !sq && !dq => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out.into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// POSIX-ish word splitting with quotes, backslashes and `$?`.
+fn words(s: &str, rc: i32) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut have = false;
+    let mut chars = s.chars().peekable();
+    let (mut sq, mut dq) = (false, false);
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' if !dq => {
+                sq = !sq;
+                have = true;
+            }
+            '"' if !sq => {
+                dq = !dq;
+                have = true;
+            }
+            '\\' if !sq => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                    have = true;
+                }
+            }
+            '$' if !sq && chars.peek() == Some(&'?') => {
+                chars.next();
+                cur.push_str(&rc.to_string());
+                have = true;
+            }
+            c if c.is_whitespace() && !sq && !dq => {
+                if have {
+                    out.push(std::mem::take(&mut cur));
+                    have = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                have = true;
+            }
+        }
+    }
+    if have {
+        out.push(cur);
+    }
+    out
+}
+
+impl<W: Write> Sim<W> {
+    fn put(&mut self, s: &str) {
+        let _ = self.out.write_all(s.as_bytes());
+        let _ = self.out.flush();
+    }
+
+    fn put_bytes(&mut self, b: &[u8]) {
+        let _ = self.out.write_all(b);
+        let _ = self.out.flush();
+    }
+
+    fn boot(&mut self) {
+        std::thread::sleep(self.b.boot_delay);
+        self.put("[    0.000000] Booting Linux on physical CPU 0x0000000000 [0x410fd034]\r\n");
+        self.put("[    0.000000] Linux version 7.3.4-rpibsp (fake board)\r\n");
+        if self.b.garbage {
+            self.put_bytes(b"\xff\xfe\x00\x1b[2J\x1b[0;31m\xc3\x28garbage\x07\x08\r\n\xf0\x90\x80");
+            self.put("[    1.234567] random: crng init done\r\n");
+            self.put_bytes(b"\x00\x00\xffmore \x80 noise");
+        }
+        if self.b.panic {
+            self.put("[    2.000000] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)\r\n");
+            return;
+        }
+        self.put("[    2.500000] Run /init as init process\r\n");
+        if self.b.no_prompt {
+            return;
+        }
+        self.prompt();
+    }
+
+    fn prompt(&mut self) {
+        if self.b.getty {
+            self.state = State::Login;
+            self.put("\r\nrpibsp login: ");
+        } else {
+            self.state = State::Shell;
+            self.put(PROMPT);
+        }
+    }
+
+    fn handle_line(&mut self, line: &str) {
+        self.seen.lock().unwrap().lines.push(line.to_string());
+        match std::mem::replace(&mut self.state, State::Shell) {
+            State::Boot => {
+                self.state = State::Boot;
+            }
+            State::Login => {
+                self.put(&format!("{line}\r\n"));
+                if line.trim().is_empty() {
+                    self.prompt();
+                    return;
+                }
+                self.seen.lock().unwrap().logins.push(line.to_string());
+                if self.b.password.is_some() {
+                    self.put("Password: ");
+                    self.state = State::Password(line.to_string());
+                } else {
+                    self.put(PROMPT);
+                }
+            }
+            State::Password(_user) => {
+                self.put("\r\n");
+                if Some(line) == self.b.password.as_deref() {
+                    self.put(PROMPT);
+                } else {
+                    self.put("Login incorrect\r\n");
+                    self.prompt();
+                }
+            }
+            State::Shell => {
+                self.put(&format!("{line}\r\n")); // tty echo
+                self.run_line(line);
+                if !self.hung {
+                    self.put(PROMPT);
+                }
+            }
+        }
+    }
+
+    fn run_line(&mut self, line: &str) {
+        for cmd in split_commands(line) {
+            if self.hung {
+                return;
+            }
+            self.run_simple(&cmd);
+        }
+    }
+
+    fn run_simple(&mut self, cmd: &str) {
+        let w: Vec<String> = words(cmd, self.last_rc)
+            .into_iter()
+            .filter(|w| !w.starts_with('<'))
+            .collect();
+        let Some(first) = w.first() else { return };
+        match first.as_str() {
+            "echo" => {
+                let text = w[1..].join(" ");
+                self.put(&format!("{text}\r\n"));
+                self.last_rc = 0;
+            }
+            "eval" => {
+                let inner = w[1..].join(" ");
+                self.run_line(&inner);
+            }
+            "true" => self.last_rc = 0,
+            "false" => self.last_rc = 1,
+            "dmesg" => self.last_rc = 0,
+            "uname" => {
+                self.put("Linux rpibsp 7.3.4-rpibsp #1 SMP PREEMPT aarch64 GNU/Linux\r\n");
+                self.last_rc = 0;
+            }
+            "exit_with" => self.last_rc = w.get(1).and_then(|s| s.parse().ok()).unwrap_or(0),
+            "sleep" => {
+                self.hung = true;
+            }
+            "rpibsp-verify" => {
+                let out = self.b.verify_output.clone();
+                for (i, l) in out.lines().enumerate() {
+                    if self.b.kernel_noise && i % 2 == 1 {
+                        self.noise_counter += 1;
+                        let n = noise(self.noise_counter);
+                        if l.len() > 6 {
+                            // In the middle of an output line.
+                            let (a, b) = l.split_at(4);
+                            self.put(a);
+                            self.put(&n);
+                            self.put(&format!("{b}\r\n"));
+                            continue;
+                        }
+                        self.put(&n);
+                    }
+                    self.put(&format!("{l}\r\n"));
+                }
+                self.last_rc = self.b.verify_status;
+            }
+            other => {
+                self.put(&format!("sh: {other}: not found\r\n"));
+                self.last_rc = 127;
+            }
+        }
+        if self.b.kernel_noise && first == "echo" && w.get(1).is_some_and(|a| a.contains("BEGIN")) {
+            self.noise_counter += 1;
+            let n = noise(self.noise_counter);
+            self.put(&n);
+        }
+    }
+}
+
+/// Runs the board on a byte stream until it closes.
+pub fn serve(mut input: impl Read, output: impl Write, board: Board, seen: Arc<Mutex<Seen>>) {
+    let mut sim = Sim {
+        out: output,
+        b: board,
+        state: State::Boot,
+        last_rc: 0,
+        hung: false,
+        seen,
+        noise_counter: 0,
+    };
+    if !sim.b.silent_until_poke {
+        sim.boot();
+    }
+    let mut line = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        for &byte in &buf[..n] {
+            match byte {
+                0x03 => {
+                    sim.seen.lock().unwrap().ctrl_c += 1;
+                    if sim.hung {
+                        sim.hung = false;
+                        sim.last_rc = 130;
+                        sim.put("^C\r\n");
+                        sim.put(PROMPT);
+                    }
+                    line.clear();
+                }
+                b'\n' | b'\r' => {
+                    let text = String::from_utf8_lossy(&line).into_owned();
+                    line.clear();
+                    if sim.b.silent_until_poke && matches!(sim.state, State::Boot) {
+                        sim.b.silent_until_poke = false;
+                        sim.b.boot_delay = Duration::ZERO;
+                        sim.boot();
+                        continue;
+                    }
+                    if sim.hung {
+                        continue; // typed ahead into a hung command: swallowed
+                    }
+                    sim.handle_line(&text);
+                }
+                b => line.push(b),
+            }
+        }
+    }
+}
+
+/// A pseudo-terminal whose master side is the board; hil opens `path` as a serial port.
+pub struct PtyBoard {
+    pub path: PathBuf,
+    pub seen: Arc<Mutex<Seen>>,
+    _slave: OwnedFd,
+    _thread: JoinHandle<()>,
+}
+
+impl PtyBoard {
+    pub fn start(board: Board) -> PtyBoard {
+        use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
+        let pty = nix::pty::openpty(None, None).expect("openpty");
+        // Raw line discipline, like a real UART: no echo, no CR/LF mangling.
+        let mut t = tcgetattr(pty.slave.as_fd()).unwrap();
+        cfmakeraw(&mut t);
+        tcsetattr(pty.slave.as_fd(), SetArg::TCSANOW, &t).unwrap();
+        let path = nix::unistd::ttyname(pty.slave.as_fd()).expect("ttyname");
+        let master = std::fs::File::from(pty.master);
+        let reader = master.try_clone().unwrap();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let s2 = seen.clone();
+        let thread = std::thread::spawn(move || serve(reader, master, board, s2));
+        PtyBoard {
+            path,
+            seen,
+            _slave: pty.slave,
+            _thread: thread,
+        }
+    }
+}
+
+/// A board behind a TCP console on 127.0.0.1; each accepted connection gets the next board
+/// behaviour (the last one repeats).
+pub struct TcpBoard {
+    pub addr: String,
+    pub seen: Arc<Mutex<Seen>>,
+    pub connections: Arc<Mutex<usize>>,
+}
+
+impl TcpBoard {
+    pub fn start(boards: Vec<Board>) -> TcpBoard {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let connections = Arc::new(Mutex::new(0));
+        let (s2, c2) = (seen.clone(), connections.clone());
+        std::thread::spawn(move || {
+            for (i, stream) in listener.incoming().enumerate() {
+                let Ok(stream) = stream else { return };
+                *c2.lock().unwrap() += 1;
+                let board = boards.get(i).or(boards.last()).cloned().unwrap();
+                let reader = stream.try_clone().unwrap();
+                let s3 = s2.clone();
+                std::thread::spawn(move || serve(reader, stream, board, s3));
+            }
+        });
+        TcpBoard {
+            addr,
+            seen,
+            connections,
+        }
+    }
+}

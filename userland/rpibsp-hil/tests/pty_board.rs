@@ -1,0 +1,344 @@
+//! rpibsp-hil against a simulated board on a pseudo-terminal (the serial-port code path).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Board, PtyBoard, GOOD_TAP};
+use rpibsp_hil::{Login, RunConfig, RunReport, Target, Timeouts, Verdict};
+use rpibsp_report::Outcome;
+
+fn config(board: &PtyBoard) -> RunConfig {
+    let mut cfg = RunConfig::new(Target::Serial {
+        path: board.path.display().to_string(),
+        baud: 115_200,
+    });
+    cfg.timeouts = Timeouts {
+        boot: Duration::from_secs(5),
+        login: Duration::from_secs(5),
+        command: Duration::from_secs(3),
+        resync: Duration::from_secs(3),
+        poke_after: None,
+    };
+    cfg.verify_timeout = Duration::from_secs(5);
+    cfg.deadline = Duration::from_secs(40);
+    cfg
+}
+
+fn run(cfg: &RunConfig) -> RunReport {
+    rpibsp_hil::run(cfg, &mut |line| eprintln!("progress: {line}"))
+}
+
+fn case<'a>(r: &'a RunReport, name: &str) -> &'a rpibsp_report::Case {
+    r.cases
+        .iter()
+        .find(|c| c.name.contains(name))
+        .unwrap_or_else(|| panic!("no case {name:?} in:\n{}", r.summary()))
+}
+
+#[test]
+fn good_boot_login_verify_and_commands() {
+    let board = PtyBoard::start(Board::default());
+    let mut cfg = config(&board);
+    let logs = tempfile::tempdir().unwrap();
+    cfg.log_dir = Some(logs.path().to_owned());
+    cfg.commands = vec![
+        "uname -a".into(),
+        "echo 'it'\\''s quoted; not split'".into(),
+        "false".into(),
+    ];
+    let r = run(&cfg);
+    let summary = r.summary();
+    assert_eq!(r.verdict, Verdict::Failed, "{summary}");
+    assert_eq!(case(&r, "boot to login prompt").outcome, Outcome::Pass);
+    assert_eq!(case(&r, "login as root").outcome, Outcome::Pass);
+    assert_eq!(
+        case(&r, "live device tree readable").group,
+        "verify.overlay"
+    );
+    assert_eq!(
+        case(&r, "`rpibsp-verify --format tap` completes").outcome,
+        Outcome::Pass,
+        "{summary}"
+    );
+    assert_eq!(case(&r, "uname -a").outcome, Outcome::Pass);
+    let quoted = case(&r, "quoted");
+    assert_eq!(quoted.outcome, Outcome::Pass);
+    assert!(
+        quoted.details[0].contains("it's quoted; not split"),
+        "{:?}",
+        quoted.details
+    );
+    assert_eq!(
+        case(&r, "false").outcome,
+        Outcome::Fail("exit status 1".into())
+    );
+    assert_eq!(r.counts().failed, 1, "{summary}");
+    // The session quieted the kernel first, and logged in as root.
+    let seen = board.seen.lock().unwrap().clone();
+    assert_eq!(seen.logins, vec!["root".to_string()]);
+    assert!(
+        seen.lines.iter().any(|l| l.contains("eval 'dmesg -n 1'")),
+        "{:?}",
+        seen.lines
+    );
+    // One raw log for the one attempt, holding the whole conversation.
+    let log = r.attempts[0].log.clone().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("rpibsp login:") && text.contains("Linux rpibsp 7.3.4"),
+        "{text}"
+    );
+    assert!(
+        summary.contains("on-board checks: 3 of 3 passed"),
+        "{summary}"
+    );
+    let xml = r.junit();
+    assert!(xml.contains("tests=\"9\" failures=\"1\""), "{xml}");
+}
+
+#[test]
+fn no_login_prompt_is_a_boot_failure_with_the_console_tail() {
+    let board = PtyBoard::start(Board {
+        no_prompt: true,
+        ..Board::default()
+    });
+    let mut cfg = config(&board);
+    cfg.timeouts.boot = Duration::from_secs(2);
+    cfg.boot_retries = 1;
+    let started = Instant::now();
+    let r = run(&cfg);
+    assert_eq!(r.verdict, Verdict::BootFailed);
+    assert_eq!(r.verdict.exit_code(), 3);
+    assert_eq!(r.attempts.len(), 2, "one retry");
+    let why = case(&r, "boot and get a shell")
+        .outcome
+        .reason()
+        .unwrap()
+        .to_string();
+    assert!(why.contains("no login prompt (\"login:\")"), "{why}");
+    assert!(
+        why.contains("Run /init as init process"),
+        "tail missing: {why}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(15));
+}
+
+#[test]
+fn kernel_panic_ends_the_boot_at_once() {
+    let board = PtyBoard::start(Board {
+        panic: true,
+        ..Board::default()
+    });
+    let cfg = config(&board);
+    let started = Instant::now();
+    let r = run(&cfg);
+    assert_eq!(r.verdict, Verdict::BootFailed);
+    assert!(case(&r, "boot and get a shell")
+        .outcome
+        .reason()
+        .unwrap()
+        .contains("kernel panic during boot"));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "panic should not wait for the timeout"
+    );
+}
+
+#[test]
+fn garbage_on_the_line_does_not_disturb_the_session() {
+    let board = PtyBoard::start(Board {
+        garbage: true,
+        ..Board::default()
+    });
+    let mut cfg = config(&board);
+    cfg.commands = vec!["true".into()];
+    let r = run(&cfg);
+    assert_eq!(r.verdict, Verdict::Passed, "{}", r.summary());
+    assert!(r.junit().contains("garbage"), "console tail in system-out");
+    assert!(!r.junit().contains('\u{0}'));
+}
+
+#[test]
+fn kernel_messages_inside_command_output_are_filtered() {
+    let tap = "1..4\nok 1 - overlay: first check\nok 2 - led: second check\nnot ok 3 - buttons: third check\n# the LED did not follow\nok 4 - devicemodel: fourth check\n";
+    let board = PtyBoard::start(Board {
+        kernel_noise: true,
+        verify_output: tap.into(),
+        verify_status: 1,
+        ..Board::default()
+    });
+    let r = run(&config(&board));
+    assert_eq!(r.verdict, Verdict::Failed);
+    assert_eq!(
+        case(&r, "first check").outcome,
+        Outcome::Pass,
+        "{}",
+        r.summary()
+    );
+    assert_eq!(
+        case(&r, "fourth check").outcome,
+        Outcome::Pass,
+        "{}",
+        r.summary()
+    );
+    assert_eq!(
+        case(&r, "third check").outcome,
+        Outcome::Fail("the LED did not follow".into())
+    );
+    let v = case(&r, "completes");
+    assert_eq!(
+        v.outcome,
+        Outcome::Fail("exit status 1".into()),
+        "plan must match despite noise: {}",
+        r.summary()
+    );
+    assert!(
+        v.details
+            .iter()
+            .any(|d| d.contains("kernel message(s) interleaved")),
+        "{:?}",
+        v.details
+    );
+}
+
+#[test]
+fn hung_command_times_out_and_the_session_continues() {
+    let board = PtyBoard::start(Board::default());
+    let mut cfg = config(&board);
+    cfg.verify = None;
+    cfg.timeouts.command = Duration::from_secs(1);
+    cfg.commands = vec!["sleep 1000".into(), "uname -a".into()];
+    let r = run(&cfg);
+    assert_eq!(r.verdict, Verdict::Failed);
+    let hung = case(&r, "sleep 1000").outcome.reason().unwrap().to_string();
+    assert!(hung.contains("no end marker within 1 s"), "{hung}");
+    assert_eq!(
+        case(&r, "uname -a").outcome,
+        Outcome::Pass,
+        "{}",
+        r.summary()
+    );
+    assert!(
+        board.seen.lock().unwrap().ctrl_c >= 1,
+        "Ctrl-C was not sent"
+    );
+}
+
+#[test]
+fn password_and_refused_login() {
+    let board = PtyBoard::start(Board {
+        password: Some("s3cret".into()),
+        ..Board::default()
+    });
+    let mut cfg = config(&board);
+    cfg.login = Login::User {
+        user: "root".into(),
+        password: Some("s3cret".into()),
+    };
+    assert_eq!(run(&cfg).verdict, Verdict::Passed);
+
+    let board = PtyBoard::start(Board {
+        password: Some("s3cret".into()),
+        ..Board::default()
+    });
+    let mut cfg = config(&board);
+    cfg.login = Login::User {
+        user: "root".into(),
+        password: Some("wrong".into()),
+    };
+    let r = run(&cfg);
+    assert_eq!(r.verdict, Verdict::BootFailed);
+    assert!(case(&r, "boot and get a shell")
+        .outcome
+        .reason()
+        .unwrap()
+        .contains("Login incorrect"));
+
+    let board = PtyBoard::start(Board {
+        password: Some("s3cret".into()),
+        ..Board::default()
+    });
+    let r = run(&config(&board));
+    assert!(case(&r, "boot and get a shell")
+        .outcome
+        .reason()
+        .unwrap()
+        .contains("pass --password"));
+}
+
+#[test]
+fn no_login_mode_and_an_already_booted_silent_board() {
+    let board = PtyBoard::start(Board {
+        getty: false,
+        silent_until_poke: true,
+        ..Board::default()
+    });
+    let mut cfg = config(&board);
+    cfg.login = Login::NoLogin { ready_marker: None };
+    cfg.verify = Some("rpibsp-verify --format tap".into());
+    let r = run(&cfg);
+    assert_eq!(r.verdict, Verdict::Passed, "{}", r.summary());
+    assert_eq!(case(&r, "boot to shell").outcome, Outcome::Pass);
+}
+
+#[test]
+fn silent_board_is_poked_for_its_login_prompt() {
+    let board = PtyBoard::start(Board {
+        silent_until_poke: true,
+        ..Board::default()
+    });
+    let mut cfg = config(&board);
+    cfg.timeouts.poke_after = Some(Duration::from_millis(500));
+    let r = run(&cfg);
+    assert_eq!(r.verdict, Verdict::Passed, "{}", r.summary());
+
+    let board = PtyBoard::start(Board {
+        silent_until_poke: true,
+        ..Board::default()
+    });
+    let mut cfg = config(&board);
+    cfg.timeouts.boot = Duration::from_secs(2);
+    let r = run(&cfg);
+    let why = case(&r, "boot and get a shell")
+        .outcome
+        .reason()
+        .unwrap()
+        .to_string();
+    assert!(why.contains("nothing at all received"), "{why}");
+}
+
+#[test]
+fn missing_verify_tool_is_explained() {
+    let board = PtyBoard::start(Board::default());
+    let mut cfg = config(&board);
+    cfg.verify = Some("rpibsp-verify-missing --format tap".into());
+    let r = run(&cfg);
+    let why = case(&r, "completes").outcome.reason().unwrap().to_string();
+    assert!(why.contains("not found on the board"), "{why}");
+    assert!(why.contains("no TAP plan"), "{why}");
+    assert_eq!(r.verdict, Verdict::Failed);
+    let _ = GOOD_TAP;
+}
+
+#[test]
+fn unopenable_serial_port_is_a_setup_failure() {
+    let mut cfg = RunConfig::new(Target::Serial {
+        path: "/dev/does-not-exist-rpibsp".into(),
+        baud: 115_200,
+    });
+    cfg.boot_retries = 3;
+    let r = run(&cfg);
+    assert_eq!(r.verdict, Verdict::SetupFailed);
+    assert_eq!(r.verdict.exit_code(), 4);
+    assert_eq!(
+        r.attempts.len(),
+        1,
+        "no retries when the port cannot be opened"
+    );
+    assert!(r.cases[0]
+        .outcome
+        .reason()
+        .unwrap()
+        .contains("/dev/does-not-exist-rpibsp"));
+}
