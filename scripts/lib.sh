@@ -88,8 +88,13 @@ kernel_fragments() {
 	esac
 }
 
+# RPIBSP_KBUILD, when set, names an already built kernel tree to use instead (the bsp variant).
 kernel_build_dir() {
 	local variant=${1:-bsp} src
+	if [ "$variant" = bsp ] && [ -n "${RPIBSP_KBUILD:-}" ]; then
+		printf '%s\n' "$RPIBSP_KBUILD"
+		return
+	fi
 	local -a frags
 	src=$(kernel_src_dir)
 	mapfile -t frags < <(kernel_fragments "$variant")

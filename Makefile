@@ -1,0 +1,88 @@
+# Raspberry Pi BSP in Rust: the user's entry point.
+#
+#   make            build everything and run the demo on the emulated Raspberry Pi
+#   make test       build everything and run all test suites
+#   make help       all targets and variables
+#
+# Every step is a script under scripts/ that does its own caching, so a second `make` with nothing
+# changed does no kernel work and finishes in seconds.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+
+export RPIBSP_OUT ?= $(ROOT)/out
+export RPIBSP_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/rpi-bsp
+
+# BOARD: rpi3 (QEMU raspi3b, Raspberry Pi 3B/3B+) or rpi4 (QEMU raspi4b, Raspberry Pi 4B).
+BOARD ?= rpi3
+# KDIR: build the modules against your own configured and built Rust-enabled kernel tree instead
+# of the BSP kernel (then the kernel, image and emulated-board targets are not available).
+KDIR ?=
+# SUITES: restrict `make test` to some suites, e.g. `make test SUITES="qemu dts"`.
+SUITES ?=
+
+ifeq ($(filter $(BOARD),rpi3 rpi4),)
+$(error BOARD must be rpi3 or rpi4, not '$(BOARD)')
+endif
+
+.PHONY: all demo help setup kernel modules dts userland rootfs initramfs image test bench \
+	shellcheck clean distclean
+
+all: demo
+
+help:
+	@sed -n '/^## /s/^## //p' $(MAKEFILE_LIST)
+
+## Targets:
+##   all (default)  build everything, boot the emulated board and show the drivers working
+##   setup          install the toolchain (Debian 12; idempotent; run by every build target)
+##   kernel         the Rust-enabled BSP kernel (Image, modules, DTBs), cached by its inputs
+##   modules        the BSP's Rust drivers (out of tree, top-level Kbuild) + kernel modules, staged
+##   dts            the device-tree overlays and the merged DTBs for the emulated board
+##   userland       the Rust userland tools (aarch64 for the board, host tools for the laptop)
+##   initramfs      the emulated board's root filesystem as an initramfs
+##   test           every test suite (tests/*/run.sh); prints "N passed, N failed"
+##   clean          remove $(RPIBSP_OUT); distclean also removes the cache $(RPIBSP_CACHE)
+## Variables: BOARD=rpi3|rpi4, KDIR=<your kernel build>, SUITES="<suite> ...",
+##   RPIBSP_OUT (default ./out), RPIBSP_CACHE (default ~/.cache/rpi-bsp)
+
+setup:
+	@$(ROOT)/scripts/setup.sh
+
+ifeq ($(KDIR),)
+kernel: setup
+	@$(ROOT)/scripts/kernel.sh build >/dev/null
+
+modules: kernel
+	@$(ROOT)/scripts/modules.sh >/dev/null
+else
+kernel:
+	$(error KDIR is set: the BSP kernel is not built; targets that need it are unavailable)
+
+modules: setup
+	@$(ROOT)/scripts/modules.sh $(abspath $(KDIR)) >/dev/null
+endif
+
+rootfs: modules userland
+	@$(ROOT)/scripts/rootfs.sh $(RPIBSP_OUT)/rootfs \
+		$$(ls -d $(RPIBSP_OUT)/modules-staging/lib/modules/* | head -n1) >/dev/null
+
+initramfs: rootfs
+	@$(ROOT)/scripts/initramfs.sh $(RPIBSP_OUT)/rootfs $(RPIBSP_OUT)/initramfs.cpio.gz >/dev/null
+	@echo ">>> $(RPIBSP_OUT)/initramfs.cpio.gz"
+
+userland: setup
+	@if [ -x $(ROOT)/userland/build.sh ]; then $(ROOT)/userland/build.sh; fi
+
+test: initramfs
+	@$(ROOT)/tests/run-all.sh $(SUITES)
+
+shellcheck:
+	@cd $(ROOT) && git ls-files -z -- '*.sh' flash.sh .ci/run | xargs -0 shellcheck
+
+clean:
+	rm -rf $(RPIBSP_OUT)
+
+distclean: clean
+	rm -rf $(RPIBSP_CACHE)

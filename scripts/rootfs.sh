@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Assembles the BSP's root filesystem tree (used by the emulated-board initramfs and by the SD
+# image): busybox from Debian's busybox-static:arm64, the files under rootfs/, the staged modules
+# and the aarch64 userland tools.
+#
+#   scripts/rootfs.sh DIR MODULES_DIR
+#     DIR          the tree to (re)create
+#     MODULES_DIR  /lib/modules/<release> to copy (from scripts/modules.sh)
+# Userland binaries are taken from $RPIBSP_OUT/rootfs-extra when present (userland/build.sh).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+[ $# -eq 2 ] || die "usage: scripts/rootfs.sh DIR MODULES_DIR"
+dir=$1 mods=$2
+[ -d "$mods" ] || die "no modules directory $mods (run scripts/modules.sh)"
+
+# Debian's busybox-static for arm64 (the binary) and for amd64 (only to list the applets of the
+# same build configuration, since the arm64 binary cannot run here).
+fetch_pkg() { # fetch_pkg <package:arch> -> path of the .deb
+	local dl=$RPIBSP_CACHE/dl/$2 f
+	mkdir -p "$dl"
+	f=$(find "$dl" -name "${1%%:*}_*_${1##*:}.deb" | sort | tail -n1)
+	if [ -z "$f" ]; then
+		(cd "$dl" && apt-get -q -o APT::Sandbox::User=root download "$1" >&2) ||
+			die "cannot download $1 from the Debian archive (is the arm64 architecture added? run scripts/setup.sh)"
+		f=$(find "$dl" -name "${1%%:*}_*_${1##*:}.deb" | sort | tail -n1)
+	fi
+	printf '%s\n' "$f"
+}
+bb_arm64=$(fetch_pkg busybox-static:arm64 arm64)
+bb_amd64=$(fetch_pkg busybox-static:amd64 amd64)
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+rm -rf "$dir"
+mkdir -p "$dir"
+cp -a "$RPIBSP_ROOT/rootfs/." "$dir/"
+mkdir -p "$dir"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,root,mnt,lib/modules,var/log}
+dpkg-deb -x "$bb_arm64" "$tmp/arm64"
+dpkg-deb -x "$bb_amd64" "$tmp/amd64"
+install -m 0755 "$tmp/arm64/bin/busybox" "$dir/bin/busybox"
+"$tmp/amd64/bin/busybox" --list-full | while read -r applet; do
+	[ "$applet" = bin/busybox ] && continue
+	[ -e "$dir/$applet" ] && continue
+	case "$applet" in
+	*/*) ln -s "$(dirname "$applet" | sed 's|[^/]*|..|g')/bin/busybox" "$dir/$applet" ;;
+	*) ln -s bin/busybox "$dir/$applet" ;;
+	esac
+done
+ln -sf sbin/init "$dir/init"
+
+cp -a "$mods" "$dir/lib/modules/"
+if [ -d "$RPIBSP_OUT/rootfs-extra" ]; then
+	cp -a "$RPIBSP_OUT/rootfs-extra/." "$dir/"
+fi
+printf '%s\n' "$dir"
