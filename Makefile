@@ -29,6 +29,9 @@ endif
 .PHONY: all demo help setup kernel modules dts userland rootfs initramfs image test bench \
 	shellcheck clean distclean
 
+MACHINE := $(if $(filter rpi4,$(BOARD)),raspi4b,raspi3b)
+OVL := $(RPIBSP_OUT)/boot/overlays
+
 all: demo
 
 help:
@@ -42,6 +45,8 @@ help:
 ##   dts            the device-tree overlays and the merged DTBs for the emulated board
 ##   userland       the Rust userland tools (aarch64 for the board, host tools for the laptop)
 ##   initramfs      the emulated board's root filesystem as an initramfs
+##   image          the SD-card image out/sdcard.img (+ .bmap, .sha256) for a real Pi
+##   demo           boot the emulated board from the image and show the drivers working
 ##   test           every test suite (tests/*/run.sh); prints "N passed, N failed"
 ##   clean          remove $(RPIBSP_OUT); distclean also removes the cache $(RPIBSP_CACHE)
 ## Variables: BOARD=rpi3|rpi4, KDIR=<your kernel build>, SUITES="<suite> ...",
@@ -72,10 +77,24 @@ initramfs: rootfs
 	@$(ROOT)/scripts/initramfs.sh $(RPIBSP_OUT)/rootfs $(RPIBSP_OUT)/initramfs.cpio.gz >/dev/null
 	@echo ">>> $(RPIBSP_OUT)/initramfs.cpio.gz"
 
+dts: kernel
+	@kb=$$($(ROOT)/scripts/kernel.sh builddir); \
+	$(MAKE) -s --no-print-directory -C $(ROOT)/dts all KSRC=$$($(ROOT)/scripts/kernel.sh source) \
+		DTB_DIR=$$kb/arch/arm64/boot/dts/broadcom OUT=$(RPIBSP_OUT); \
+	for m in raspi3b raspi4b; do \
+		$(ROOT)/scripts/qemu-dtb.sh $$m $(RPIBSP_OUT)/qemu/$$m.dtb $(OVL)/rpibsp.dtbo $(OVL)/rpibsp-emu.dtbo >/dev/null; \
+	done
+
+image: rootfs dts
+	@$(ROOT)/scripts/image.sh $(RPIBSP_OUT)/rootfs $(OVL)/rpibsp.dtbo >/dev/null
+
+demo: image
+	@$(ROOT)/scripts/demo.sh $(MACHINE)
+
 userland: setup
 	@if [ -x $(ROOT)/userland/build.sh ]; then $(ROOT)/userland/build.sh; fi
 
-test: initramfs
+test: initramfs image
 	@$(ROOT)/tests/run-all.sh $(SUITES)
 
 shellcheck:

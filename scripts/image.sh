@@ -7,14 +7,16 @@
 #   $RPIBSP_OUT/sdcard.img.bmap     block map for bmaptool / flash.sh
 #   $RPIBSP_OUT/sdcard.img.sha256   checksum
 #
-#   scripts/image.sh ROOTFS_DIR OVERLAY_DIR
+#   scripts/image.sh ROOTFS_DIR OVERLAY.dtbo...
 #     ROOTFS_DIR   the root filesystem tree (scripts/rootfs.sh)
-#     OVERLAY_DIR  the compiled overlays (overlays/*.dtbo, from dts/)
+#     OVERLAY      compiled overlays for the card's overlays/ (from dts/; not the emulation one)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-[ $# -eq 2 ] || die "usage: scripts/image.sh ROOTFS_DIR OVERLAY_DIR"
-rootfs=$1 overlays=$2
+[ $# -ge 2 ] || die "usage: scripts/image.sh ROOTFS_DIR OVERLAY.dtbo..."
+rootfs=$1
+shift
+overlays=("$@")
 kdir=$("$RPIBSP_ROOT/scripts/kernel.sh" builddir)
 image=$kdir/arch/arm64/boot/Image
 dtbdir=$kdir/arch/arm64/boot/dts/broadcom
@@ -34,7 +36,9 @@ DISK_SIGNATURE=0x5b5b5b5b
 for d in "${DTBS[@]}"; do
 	[ -f "$dtbdir/$d.dtb" ] || die "no $d.dtb in $dtbdir"
 done
-compgen -G "$overlays/*.dtbo" >/dev/null || die "no overlays (*.dtbo) in $overlays (run 'make dts')"
+for o in "${overlays[@]}"; do
+	[ -f "$o" ] || die "no overlay $o (run 'make dts')"
+done
 
 fw_deb=$(find "$RPIBSP_CACHE/dl" -maxdepth 1 -name 'raspi-firmware_*_all.deb' | sort | tail -n1)
 if [ -z "$fw_deb" ]; then
@@ -46,8 +50,10 @@ if [ -z "$fw_deb" ]; then
 	printf 'deb %s bookworm non-free-firmware\n' "${mirror:-http://deb.debian.org/debian}" >"$apt/sources.list"
 	o=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$apt/lists"
 		-o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
-	apt-get "${o[@]}" -q update >&2 && (cd "$RPIBSP_CACHE/dl" && apt-get "${o[@]}" -q download raspi-firmware >&2) ||
+	if ! apt-get "${o[@]}" -q update >&2 ||
+		! (cd "$RPIBSP_CACHE/dl" && apt-get "${o[@]}" -q download raspi-firmware >&2); then
 		die "cannot download raspi-firmware (Debian bookworm, non-free-firmware) for the boot partition"
+	fi
 	fw_deb=$(find "$RPIBSP_CACHE/dl" -maxdepth 1 -name 'raspi-firmware_*_all.deb' | sort | tail -n1)
 fi
 
@@ -62,7 +68,7 @@ install -m 0644 "$image" "$work/boot/Image"
 for d in "${DTBS[@]}"; do
 	install -m 0644 "$dtbdir/$d.dtb" "$work/boot/$d.dtb"
 done
-install -m 0644 "$overlays"/*.dtbo "$work/boot/overlays/"
+install -m 0644 "${overlays[@]}" "$work/boot/overlays/"
 cat >"$work/boot/config.txt" <<'EOF'
 # Raspberry Pi firmware configuration of the rpi-bsp image.
 arm_64bit=1
@@ -96,17 +102,6 @@ image boot.vfat {
 	mountpoint = "/boot"
 }
 
-image rootfs.ext4 {
-	ext4 {
-		use-mke2fs = true
-		label = "rootfs"
-		extraargs = "-U $ROOT_UUID -E hash_seed=$ROOT_UUID -m 0"
-		features = "^has_journal"
-	}
-	size = $ROOT_SIZE
-	mountpoint = "/"
-}
-
 image sdcard.img {
 	hdimage {
 		partition-table-type = "mbr"
@@ -125,9 +120,35 @@ image sdcard.img {
 	}
 }
 EOF
-# genimage takes the partitions' contents from one root, by mount point.
-mkdir -p "$work/tree"
-mv "$work/root/"* "$work/tree/" 2>/dev/null || true
+# The ext4 root filesystem is made here rather than by genimage so that every inode's times can be
+# fixed: mke2fs -d copies each file's ctime, which no tool can set on the host.
+mkdir -p "$work/images"
+mkdir -p "$work/root/boot"
+fakeroot mke2fs -q -t ext4 -d "$work/root" -L rootfs -U "$ROOT_UUID" -E "hash_seed=$ROOT_UUID" -m 0 \
+	-O ^has_journal -b 4096 "$work/images/rootfs.ext4" "$ROOT_SIZE" >&2 ||
+	die "mke2fs failed for the root filesystem ($ROOT_SIZE too small? the tree is $(du -sh "$work/root" | cut -f1))"
+(
+	cd "$work/root"
+	find . -mindepth 1 | LC_ALL=C sort | while read -r p; do
+		for field in ctime mtime atime crtime; do
+			printf 'sif "%s" %s @%s\nsif "%s" %s_extra 0\n' "${p#.}" "$field" "$SOURCE_DATE_EPOCH" "${p#.}" "$field"
+		done
+	done
+	for field in ctime mtime atime crtime; do
+		printf 'sif / %s @%s\nsif / %s_extra 0\n' "$field" "$SOURCE_DATE_EPOCH" "$field"
+	done
+	printf 'ssv mtime @%s\nssv wtime @%s\nssv mkfs_time @%s\nssv lastcheck @%s\n' \
+		"$SOURCE_DATE_EPOCH" "$SOURCE_DATE_EPOCH" "$SOURCE_DATE_EPOCH" "$SOURCE_DATE_EPOCH"
+) >"$work/fix-times.debugfs"
+debugfs -w -f "$work/fix-times.debugfs" "$work/images/rootfs.ext4" >"$work/debugfs.log" 2>&1 ||
+	die "debugfs could not normalise the root filesystem's times (log: $work/debugfs.log)"
+if grep -q '^sif: \|^ssv: \|: Invalid\|not found' "$work/debugfs.log"; then
+	die "debugfs reported errors while normalising times (log: $work/debugfs.log)"
+fi
+e2fsck -fn "$work/images/rootfs.ext4" >"$work/e2fsck.log" 2>&1 ||
+	die "the root filesystem does not check clean (log: $work/e2fsck.log)"
+
+# genimage: the FAT boot partition (by mount point) and the partitioned disk.
 mkdir -p "$work/tree/boot"
 cp -a "$work/boot/." "$work/tree/boot/"
 find "$work/tree" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
@@ -144,7 +165,7 @@ bmaptool -q create -o "$RPIBSP_OUT/sdcard.img.bmap" "$RPIBSP_OUT/sdcard.img"
 {
 	echo "image: $(stat -c %s "$RPIBSP_OUT/sdcard.img") bytes, $(du -k "$RPIBSP_OUT/sdcard.img" | cut -f1) KiB allocated"
 	echo "boot (FAT, $BOOT_SIZE): $(du -sk --apparent-size "$work/boot" | cut -f1) KiB used"
-	echo "rootfs (ext4, $ROOT_SIZE): $(du -sk --apparent-size "$work/tree" --exclude=./boot | cut -f1) KiB used"
+	echo "rootfs (ext4, $ROOT_SIZE): $(du -sk --apparent-size "$work/root" | cut -f1) KiB used"
 } | tee "$RPIBSP_OUT/sdcard.img.sizes" >&2
 rm -rf "$work"
 printf '%s\n' "$RPIBSP_OUT/sdcard.img"

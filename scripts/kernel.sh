@@ -118,8 +118,9 @@ build() {
 		touch "$b/.rpibsp-configured"
 	fi
 	msg "building the $variant kernel in $b (Image, modules, DTBs; a few minutes on 2 cores)"
-	# DTC_FLAGS=-@: the base DTBs carry __symbols__, so the firmware (and fdtoverlay) can apply our overlays.
-	make -C "$src" O="$b" "${kv[@]}" DTC_FLAGS=-@ -j"$RPIBSP_JOBS" Image modules dtbs >"$b/build.log" 2>&1 || {
+	# The broadcom DTBs are built with -@ (arch/arm64/boot/dts/broadcom/Makefile), so they carry the
+	# __symbols__ the firmware and fdtoverlay need to apply our overlays.
+	make -C "$src" O="$b" "${kv[@]}" -j"$RPIBSP_JOBS" Image modules dtbs >"$b/build.log" 2>&1 || {
 		tail -n 40 "$b/build.log" >&2
 		die "kernel build failed (full log: $b/build.log)"
 	}

@@ -14,7 +14,7 @@
 #     --initrd FILE     base initramfs (default: $RPIBSP_OUT/initramfs.cpio.gz from `make initramfs`)
 #     --sd IMAGE        boot from (a copy of) this SD-card image instead, root on its partition 2,
 #                       and run --guest-cmd PATH, a program inside the image, as the test
-#     --live            also print the console as it comes (the demo)
+#     --live            also print the console as it comes, on stderr (the demo)
 #     --append ARGS     extra kernel command line arguments
 #     --timeout SEC     hard limit for the whole boot + test (default 180)
 #     --log FILE        console log (kept; default $RPIBSP_OUT/logs/<script>-<machine>.log)
@@ -119,7 +119,7 @@ start=$(date +%s.%N)
 qpid=$!
 tailpid=""
 if $live; then
-	tail --pid="$qpid" -n +1 -f "$log" 2>/dev/null | tr -d '\r' | sed -u '/^RPIBSP-DMESG-BEGIN/,$d' &
+	tail --pid="$qpid" -n +1 -f "$log" 2>/dev/null | tr -d '\r' | sed -u '/^RPIBSP-DMESG-BEGIN/,$d' >&2 &
 	tailpid=$!
 fi
 result=timeout
