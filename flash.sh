@@ -67,20 +67,23 @@ Safety rules (all checked before anything is written):
   * Mounted partitions of DEVICE are unmounted; if that fails: refused.
   * Unless --yes, the device (model, size, serial, transport) is shown and its
     name must be typed; without a terminal on stdin and without --yes: refused.
+  * Right before writing, the disk must still be the same one (device number,
+    size, kernel diskseq), and a dd write holds it open exclusively.
 
 Writing: bmaptool copy when there is a bmap, else dd with a 4 MiB block size,
 direct I/O where it works and conv=fsync (through pv if installed).
 Verification (default): the written length is read back with the cache
 bypassed and its SHA-256 compared with the (decompressed) image; with a bmap,
 bmaptool checks the image against the bmap checksums while copying, and the
-mapped ranges read back from the card are checked against them again.
+mapped ranges read back from the card are checked against them again (or,
+for a bmap without checksums, against the image).
 
 Exit status: 0 done (or dry run), 1 refused or failed, 2 usage error,
 3 verification failed, 128+N killed by signal N (130 for Ctrl-C).
 
 Test hooks (environment; for the test suite, default to the real system):
   FLASH_SYSFS=DIR          sysfs root instead of /sys (removable, partition,
-                           slaves, holders, dev, ro are read from here)
+                           slaves, holders, dev, ro, diskseq are read here)
   FLASH_LSBLK=CMD          executable run instead of lsblk (flash.sh calls it
                            with -P -b ... pairs output)
   FLASH_MOUNTINFO=FILE     instead of /proc/self/mountinfo
@@ -135,7 +138,8 @@ human() { # bytes -> "29.7 GiB"
 
 pkg_of() { # tool -> Debian package
 	case ${1##*/} in
-	*lsblk | blockdev | losetup | umount) echo util-linux ;;
+	*lsblk | blockdev) echo util-linux ;;
+	umount | losetup) echo mount ;;
 	xz) echo xz-utils ;;
 	gzip) echo gzip ;;
 	zstd) echo zstd ;;
