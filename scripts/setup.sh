@@ -30,7 +30,8 @@ HOST_TOOLS=(
 	"xz:xz-utils" "zstd:zstd" "gzip:gzip" "sha256sum:coreutils"
 	"mkfs.vfat:dosfstools" "mcopy:mtools" "mkfs.ext4:e2fsprogs" "genimage:genimage" "bmaptool:bmap-tools"
 	"fakeroot:fakeroot" "shellcheck:shellcheck" "qemu-img:qemu-utils" "losetup:mount" "lsblk:util-linux"
-	"apt-get:apt" "dpkg-deb:dpkg"
+	"apt-get:apt" "dpkg-deb:dpkg" "readelf:binutils" "script:bsdutils" "partx:util-linux"
+	"debugfs:e2fsprogs" "qemu-aarch64-static:qemu-user-static"
 )
 # Packages checked by name (libraries and data, no command to look for).
 HOST_PACKAGES=(libclang-19-dev libssl-dev libelf-dev rustc-web rust-web-src libc6-dev-arm64-cross python3-venv)
