@@ -5,16 +5,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 
-n=0 failed=0
-t() { # t NAME COMMAND...
-	local name=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n - $name"; else
-		echo "not ok $n - $name"
-		failed=$((failed + 1))
-	fi
-}
+. "$RPIBSP_ROOT/tests/lib/tap.sh"
 mo=$RPIBSP_OUT/modules-build
 kdir=$(kernel_build_dir bsp)
 krel=$(cat "$kdir/include/config/kernel.release")
@@ -56,5 +47,4 @@ if [ "${#drivers[@]}" -gt 0 ]; then
 	t "touching $d does not rebuild the kernel" \
 		test "$(echo "$before" | grep -E 'Image|vmlinux')" = "$(echo "$after" | grep -E 'Image|vmlinux')"
 fi
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_end

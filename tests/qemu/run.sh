@@ -12,14 +12,7 @@ work=$RPIBSP_OUT/tests/qemu
 mkdir -p "$work"
 mapfile -t kv < <(kmake_vars)
 
-n=0 failed=0
-ok() { n=$((n + 1)) && echo "ok $n - $1"; }
-notok() { n=$((n + 1)) && failed=$((failed + 1)) && echo "not ok $n - $1"; }
-t() { # t NAME COMMAND...
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else notok "$name"; fi
-}
+. "$RPIBSP_ROOT/tests/lib/tap.sh"
 
 build_smoke() { # build_smoke <dir> [extra make args]
 	local out=$1
@@ -56,5 +49,4 @@ else
 	grep -c '^    not ok' "$work/broken.out" | sed 's/^/# failing guest checks with the broken module: /'
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_end
