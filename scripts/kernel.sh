@@ -120,10 +120,13 @@ build() {
 	msg "building the $variant kernel in $b (Image, modules, DTBs; a few minutes on 2 cores)"
 	# The broadcom DTBs are built with -@ (arch/arm64/boot/dts/broadcom/Makefile), so they carry the
 	# __symbols__ the firmware and fdtoverlay need to apply our overlays.
+	local start=$SECONDS
 	make -C "$src" O="$b" "${kv[@]}" -j"$RPIBSP_JOBS" Image modules dtbs >"$b/build.log" 2>&1 || {
 		tail -n 40 "$b/build.log" >&2
 		die "kernel build failed (full log: $b/build.log)"
 	}
+	# The wall-clock time of this (possibly resumed) build, for the benchmarks' whole-system figures.
+	echo "$((SECONDS - start)) s wall, -j$RPIBSP_JOBS on $(nproc) CPUs" >"$b/build.time"
 	touch "$b/.rpibsp-built"
 	printf '%s\n' "$b"
 }
