@@ -7,9 +7,10 @@
 #                                      prints the build directory
 #   scripts/kernel.sh builddir [VARIANT]  print the build directory without building
 #
-# The source and build trees live in $RPIBSP_CACHE/kernel, keyed by a hash of their inputs
-# (kernel/source.env, kernel/patches/*.patch, the config fragments), so an unchanged tree is never
-# rebuilt, also from a fresh clone, and any change of the inputs gives a clean new tree.
+# The source and build trees live in $RPIBSP_CACHE/kernel: the source keyed by kernel/source.env,
+# each build by the source and the config fragments, so a fresh clone reuses an unchanged build.
+# A change of the patch series is applied to the source in place and rebuilt incrementally (kbuild
+# tracks what changed); any other change gives a new tree.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -42,17 +43,12 @@ pick the version apt offers ('apt-cache policy $KERNEL_DEB_PACKAGE' with that su
 	printf '%s\n' "$deb"
 }
 
-prepare_source() {
-	local src deb tmp p
-	src=$(kernel_src_dir)
-	if [ -f "$src/.rpibsp-prepared" ]; then
-		printf '%s\n' "$src"
-		return
-	fi
+unpack_source() { # unpack_source <dir>: the pristine upstream source, verified
+	local dir=$1 deb tmp
 	deb=$(fetch_deb)
-	tmp=$src.tmp
+	tmp=$dir.tmp
 	rm -rf "$tmp" && mkdir -p "$tmp/deb"
-	msg "unpacking Linux $KERNEL_VERSION into $src"
+	msg "unpacking Linux $KERNEL_VERSION into $dir"
 	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp/deb" "./$KERNEL_TARBALL"
 	echo "$KERNEL_TARBALL_SHA256  $tmp/deb/$KERNEL_TARBALL" | sha256sum -c --status ||
 		die "the source tarball in $deb does not match KERNEL_TARBALL_SHA256"
@@ -61,16 +57,52 @@ prepare_source() {
 	rm -rf "$tmp/deb"
 	grep -q "^VERSION = ${KERNEL_VERSION%%.*}\$" "$tmp/linux/Makefile" ||
 		die "the unpacked source is not Linux $KERNEL_VERSION"
-	for p in "$RPIBSP_ROOT"/kernel/patches/*.patch; do
-		[ -e "$p" ] || continue
-		msg "applying ${p#"$RPIBSP_ROOT/"}"
-		patch -d "$tmp/linux" -p1 --batch --forward --fuzz=0 --no-backup-if-mismatch -s <"$p" >&2 ||
-			die "patch ${p#"$RPIBSP_ROOT/"} does not apply to Linux $KERNEL_VERSION (the source tree was not changed)"
-	done
-	touch "$tmp/linux/.rpibsp-prepared"
-	rm -rf "$src"
-	mv "$tmp/linux" "$src"
+	mkdir -p "$tmp/linux/.rpibsp-applied"
+	rm -rf "$dir"
+	mv "$tmp/linux" "$dir"
 	rmdir "$tmp"
+}
+
+# The source tree with the current patch series.  The series that was applied last is kept in
+# .rpibsp-applied/; when the series changes, the old one is reversed (last patch first) and the
+# new one applied, so only the touched files change.  A failure leaves a clean tree behind: the
+# next run starts from a fresh unpack.
+prepare_source() {
+	local src want p applied
+	local -a old new
+	src=$(kernel_src_dir)
+	want=$(kernel_series_hash)
+	applied=$src/.rpibsp-applied
+	if [ -f "$applied/hash" ] && [ "$(cat "$applied/hash")" = "$want" ]; then
+		printf '%s\n' "$src"
+		return
+	fi
+	[ -d "$applied" ] || unpack_source "$src"
+	if [ ! -f "$applied/hash" ] && compgen -G "$applied/*.patch" >/dev/null; then
+		# An interrupted update: the tree's state is unknown.
+		unpack_source "$src"
+	fi
+	rm -f "$applied/hash"
+	mapfile -t old < <(find "$applied" -maxdepth 1 -name '*.patch' | LC_ALL=C sort -r)
+	for p in "${old[@]}"; do
+		msg "reversing the previous ${p##*/}"
+		if ! patch -d "$src" -p1 -R --batch --fuzz=0 --no-backup-if-mismatch -s <"$p" >&2; then
+			warn "cannot reverse ${p##*/}: starting from a fresh source tree"
+			unpack_source "$src"
+			break
+		fi
+		rm -f "$p"
+	done
+	mapfile -t new < <(kernel_patches)
+	for p in "${new[@]}"; do
+		msg "applying ${p#"$RPIBSP_ROOT/"}"
+		if ! patch -d "$src" -p1 --batch --forward --fuzz=0 --no-backup-if-mismatch -s <"$p" >&2; then
+			rm -rf "$src"
+			die "patch ${p#"$RPIBSP_ROOT/"} does not apply to Linux $KERNEL_VERSION (with the patches before it)"
+		fi
+		cp "$p" "$applied/"
+	done
+	echo "$want" >"$applied/hash"
 	printf '%s\n' "$src"
 }
 
@@ -105,7 +137,8 @@ build() {
 	local -a kv
 	src=$(prepare_source)
 	b=$(kernel_build_dir "$variant")
-	if [ -f "$b/.rpibsp-built" ]; then
+	# The build is current when it was made from this patch series (the configuration is in b's name).
+	if [ -f "$b/.rpibsp-built" ] && [ "$(cat "$b/.rpibsp-built")" = "$(cat "$src/.rpibsp-applied/hash")" ]; then
 		printf '%s\n' "$b"
 		return
 	fi
@@ -127,7 +160,7 @@ build() {
 	}
 	# The wall-clock time of this (possibly resumed) build, for the benchmarks' whole-system figures.
 	echo "$((SECONDS - start)) s wall, -j$RPIBSP_JOBS on $(nproc) CPUs" >"$b/build.time"
-	touch "$b/.rpibsp-built"
+	cp "$src/.rpibsp-applied/hash" "$b/.rpibsp-built"
 	printf '%s\n' "$b"
 }
 

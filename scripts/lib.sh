@@ -57,23 +57,27 @@ content_hash() {
 	done | sha256sum | cut -c1-16
 }
 
-# Files the prepared kernel source depends on: the recorded version and the patch series.
-kernel_src_inputs() {
+# The patch series, in the order both build paths apply it.
+kernel_patches() {
 	local f
-	printf '%s\n' "$RPIBSP_ROOT/kernel/source.env"
 	for f in "$RPIBSP_ROOT"/kernel/patches/*.patch; do
 		[ -e "$f" ] && printf '%s\n' "$f"
 	done
+	return 0
 }
 
-# Where the prepared (patched) kernel source lives: keyed by the inputs, so a change of the patch
-# series gives a new tree and an unchanged one is reused by every clone.
+# A hash of the patch series (names and contents): what a prepared source tree records.
+kernel_series_hash() {
+	local -a p
+	mapfile -t p < <(kernel_patches)
+	(cd "$RPIBSP_ROOT" && content_hash "=series" "${p[@]#"$RPIBSP_ROOT/"}")
+}
+
+# Where the kernel source lives: one tree per upstream source (kernel/source.env).  A change of
+# the patch series is applied to it in place (the old series reversed, the new one applied), so
+# only the files the series touches change and the kernel build stays incremental.
 kernel_src_dir() {
-	local -a inputs
-	mapfile -t inputs < <(kernel_src_inputs)
-	# Paths relative to the repository, so that two clones share the cache.
-	printf '%s/kernel/src-%s\n' "$RPIBSP_CACHE" \
-		"$(cd "$RPIBSP_ROOT" && content_hash "${inputs[@]#"$RPIBSP_ROOT/"}")"
+	printf '%s/kernel/src-%s\n' "$RPIBSP_CACHE" "$(cd "$RPIBSP_ROOT" && content_hash kernel/source.env)"
 }
 
 # Kernel variants: "bsp" (the product) and "debug" (KASAN, lockdep, kmemleak... for the
@@ -98,6 +102,7 @@ kernel_build_dir() {
 	local -a frags
 	src=$(kernel_src_dir)
 	mapfile -t frags < <(kernel_fragments "$variant")
+	# Keyed by the source tree and the configuration; the patch series is built incrementally.
 	printf '%s/kernel/build-%s-%s\n' "$RPIBSP_CACHE" "$variant" \
 		"$(cd "$RPIBSP_ROOT" && content_hash "=${src##*/}" "=$LLVM_SUFFIX" "${frags[@]#"$RPIBSP_ROOT/"}")"
 }
