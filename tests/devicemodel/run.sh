@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# devicemodel suite: the rpibsp_devicemodel driver on the emulated Raspberry Pi, and the KUnit
+# tests of the kernel abstractions it uses (kernel/patches/0001-0009), which run at boot.
+#
+#   1. the C test program (dmtest.c) and drivers/devicemodel/abi.rs agree on the ioctl ABI;
+#   2. the module builds out of tree against the BSP kernel;
+#   3. a boot with a test overlay (one valid node, several broken ones) runs
+#      devicemodel-guest.sh: parameter and DT validation, sysfs, read/write/ioctl, PM counters,
+#      unbind while open; the KUnit suites of the abstractions must have passed in that boot;
+#   4. a deliberately broken build of the driver (mutations of the behaviours under test) must
+#      make the guest checks of those behaviours fail.
+#
+# Environment: RPIBSP_OUT, RPIBSP_CACHE, RPIBSP_KBUILD (kernel build dir; default: the BSP
+# kernel build), RPIBSP_DM_MACHINES (default "raspi3b raspi4b").
+set -euo pipefail
+. "$(dirname "$0")/../../scripts/lib.sh"
+
+here=$RPIBSP_ROOT/tests/devicemodel
+kdir=${RPIBSP_KBUILD:-$("$RPIBSP_ROOT/scripts/kernel.sh" builddir)}
+[ -f "$kdir/Module.symvers" ] || die "no built kernel at $kdir (run 'make kernel')"
+work=$RPIBSP_OUT/tests/devicemodel
+rm -rf "$work"
+mkdir -p "$work" "$RPIBSP_OUT/logs"
+mapfile -t kv < <(kmake_vars)
+read -r -a machines <<<"${RPIBSP_DM_MACHINES:-raspi3b raspi4b}"
+
+n=0 failed=0
+ok() { n=$((n + 1)) && echo "ok $n - $1"; }
+notok() { n=$((n + 1)) && failed=$((failed + 1)) && echo "not ok $n - $1"; }
+t() { # t NAME COMMAND...
+	local name=$1
+	shift
+	if "$@"; then ok "$name"; else notok "$name"; fi
+}
+
+# --- 1. ABI ------------------------------------------------------------------------------------
+t "dmtest builds for the board (aarch64, static)" \
+	aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Werror -o "$work/dmtest" "$here/dmtest.c"
+t "dmtest builds for the host" gcc -O2 -Wall -Wextra -Werror -o "$work/dmtest-host" "$here/dmtest.c"
+t "abi_dump builds from drivers/devicemodel/abi.rs" \
+	rustc --edition 2021 -O -o "$work/abi_dump" "$here/abi_dump.rs"
+abi_same() {
+	"$work/abi_dump" >"$work/abi.rust" && "$work/dmtest-host" abi >"$work/abi.c" &&
+		diff -u "$work/abi.rust" "$work/abi.c"
+}
+t "the C test program and abi.rs agree on ioctl numbers and struct layout" abi_same
+
+# --- 2. module ---------------------------------------------------------------------------------
+build_module() { # build_module <source dir> <output dir>
+	mkdir -p "$2"
+	make -s -C "$kdir" M="$1" MO="$2" "${kv[@]}" modules >"$2/build.log" 2>&1 ||
+		{ sed 's/^/# /' "$2/build.log" | tail -n 30 && return 1; }
+}
+t "rpibsp_devicemodel.ko builds out of tree" build_module "$RPIBSP_ROOT/drivers/devicemodel" "$work/module"
+t "the driver uses no bindings:: and no unsafe" \
+	sh -c "! grep -nE 'bindings::|unsafe \{|unsafe fn' '$RPIBSP_ROOT/drivers/devicemodel/rpibsp_devicemodel.rs'"
+
+# The broken build: copies of the sources with the behaviours under test mutated.
+mutant=$work/mutant-src
+mkdir -p "$mutant"
+cp "$RPIBSP_ROOT"/drivers/devicemodel/{Kbuild,abi.rs,rpibsp_devicemodel.rs} "$mutant/"
+sed -i -e 's/return Err(ENOSPC);/return Ok(0);/' \
+	-e 's/state\.bound = false;/state.bound = true;/' \
+	-e '/abi::IOC_SET_VALUE => {/,/dev_dbg/ s/if value > abi::VALUE_MAX {/if value > abi::VALUE_MAX + 1 {/' \
+	-e "/fn store<'bound>(/,/^    }\$/ s/if value > abi::VALUE_MAX {/if value > abi::VALUE_MAX + 1 {/" \
+	-e 's/count_pm(pdev.as_ref(), &this.shared.pm.resume, "resume")/Ok(())/' \
+	"$mutant/rpibsp_devicemodel.rs"
+mutations=$(diff "$RPIBSP_ROOT/drivers/devicemodel/rpibsp_devicemodel.rs" "$mutant/rpibsp_devicemodel.rs" | grep -c '^>' || true)
+echo "# mutant: $mutations lines changed"
+t "the mutant has its 5 mutations" test "$mutations" -eq 5
+t "the mutant builds" build_module "$mutant" "$work/mutant"
+
+# --- 3. boot -----------------------------------------------------------------------------------
+dtc -q -@ -I dts -O dtb -o "$work/devicemodel-test.dtbo" "$here/devicemodel-test.dts"
+
+boot() { # boot <machine> <module dir> <log name> <output file>
+	"$RPIBSP_ROOT/tests/qemu/boot.sh" --machine "$1" --dtb "$work/$1.dtb" \
+		--kernel "$kdir/arch/arm64/boot/Image" \
+		--script "$here/devicemodel-guest.sh" --file "$2/rpibsp_devicemodel.ko" \
+		--file "$work/dmtest" --log "$RPIBSP_OUT/logs/devicemodel-$3.log" --timeout 300 >"$4" 2>&1
+}
+
+# KUnit: the suites of the abstraction patches, from the boot's console log.
+kunit_suites="rust_kernel_platform rust_kernel_sysfs rust_kernel_module_param"
+kunit_check() { # kunit_check <console log>
+	local log s rc=0
+	log=$(mktemp)
+	# The console log has CRLF line ends; the kernel log is in it twice (console, dmesg dump).
+	tr -d '\r' <"$1" | sed -n '1,/^RPIBSP-TEST-BEGIN/p' >"$log"
+	for s in $kunit_suites; do
+		if grep -qE "\] ok [0-9]+ $s\$" "$log" && ! grep -qE "\] not ok [0-9]+ $s\$" "$log"; then
+			grep -E "# $s: pass:" "$log" | sed 's/^.*\] */# /' | head -n1
+		else
+			echo "# KUnit suite $s did not pass:"
+			grep -E "not ok|# $s|ASSERTION" "$log" | sed 's/^/#   /' | head -n 20
+			rc=1
+		fi
+	done
+	echo "# KUnit suites at boot (all of the kernel): $(grep -cE '\] ok [0-9]+ [a-z_0-9]+$' "$log") ok, $(grep -cE '\] not ok [0-9]+ [a-z_0-9]+$' "$log") not ok"
+	rm -f "$log"
+	return "$rc"
+}
+
+for m in "${machines[@]}"; do
+	# The machine's base DTB (with the QEMU fix-ups on raspi4b) plus the test overlay.
+	"$RPIBSP_ROOT/scripts/qemu-dtb.sh" "$m" "$work/$m.dtb" "$work/devicemodel-test.dtbo" >/dev/null
+	if boot "$m" "$work/module" "$m" "$work/$m.out"; then
+		ok "$m: devicemodel guest checks pass"
+	else
+		notok "$m: devicemodel guest checks pass"
+	fi
+	sed 's/^/    /' "$work/$m.out"
+	t "$m: KUnit suites of the abstractions pass at boot" kunit_check "$RPIBSP_OUT/logs/devicemodel-$m.log"
+done
+
+# --- 4. the suite catches a broken driver ------------------------------------------------------
+m=${machines[0]}
+boot "$m" "$work/mutant" mutant "$work/mutant.out" || true
+expect_fail() { # expect_fail <guest check name, as a regex>
+	grep -qE "^not ok [0-9]+ - $1" "$work/mutant.out"
+}
+t "broken build: ENOSPC check fails" expect_fail "short writes and ENOSPC"
+t "broken build: SET_VALUE range check fails" expect_fail "every ioctl with good and bad arguments"
+t "broken build: sysfs range check fails" expect_fail "sysfs value rejects 1000001"
+t "broken build: resume counter check fails" expect_fail "resume counted once"
+t "broken build: ENODEV after unbind check fails" expect_fail "every call on the open file fails with ENODEV"
+grep -c '^not ok' "$work/mutant.out" | sed 's/^/# failing guest checks with the broken build: /' || true
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
