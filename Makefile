@@ -48,6 +48,7 @@ help:
 ##   image          the SD-card image out/sdcard.img (+ .bmap, .sha256) for a real Pi
 ##   demo           boot the emulated board from the image and show the drivers working
 ##   test           every test suite (tests/*/run.sh); prints "N passed, N failed"
+##   bench          Rust drivers vs the in-tree C drivers on the emulated board (bench/README.md)
 ##   clean          remove $(RPIBSP_OUT); distclean also removes the cache $(RPIBSP_CACHE)
 ## Variables: BOARD=rpi3|rpi4, KDIR=<your kernel build>, SUITES="<suite> ...",
 ##   RPIBSP_OUT (default ./out), RPIBSP_CACHE (default ~/.cache/rpi-bsp)
@@ -90,6 +91,9 @@ image: rootfs dts
 
 demo: image
 	@$(ROOT)/scripts/demo.sh $(MACHINE)
+
+bench: initramfs image dts
+	@$(ROOT)/bench/run.sh
 
 userland: setup
 	@if [ -x $(ROOT)/userland/build.sh ]; then $(ROOT)/userland/build.sh; fi
