@@ -3,9 +3,9 @@
 //! User/kernel ABI of the `rpibsp-devicemodel` character device.
 //!
 //! This file is the single definition of the ioctl numbers and structures. It is compiled into
-//! the kernel module (`mod abi;` in `devicemodel.rs`) and into the userland crate `rpibsp-abi`
-//! (`#[path]` include), so it must stay dependency free: only `core` items, no `std`, no
-//! `kernel` crate.
+//! the kernel module (`mod abi;` in `rpibsp_devicemodel.rs`) and into the userland crate
+//! `rpibsp-abi` (`#[path]` include), so it must stay dependency free: only `core` items, no
+//! `std`, no `kernel` crate.
 //!
 //! The ioctl encoding follows `include/uapi/asm-generic/ioctl.h`, which arm64 and x86-64 share:
 //! `dir << 30 | size << 16 | type << 8 | nr`.

@@ -54,11 +54,11 @@ use kernel::{
         ShowBuffer, //
     },
     sysfs_emit,
+    transmute::AsBytes,
     uaccess::{
         UserPtr,
         UserSlice, //
     },
-    transmute::AsBytes,
 };
 
 mod abi;
@@ -195,9 +195,14 @@ impl Shared {
     }
 
     fn status(&self, state: &State) -> abi::Status {
+        // NUL padded; probe checked that the greeting leaves room for a NUL.
         let mut greeting = [0u8; abi::GREETING_LEN];
-        let bytes = self.greeting.to_bytes();
-        greeting[..bytes.len()].copy_from_slice(bytes);
+        for (dst, src) in greeting
+            .iter_mut()
+            .zip(self.greeting.to_bytes().iter().take(GREETING_MAX))
+        {
+            *dst = *src;
+        }
 
         abi::Status {
             size: size_of::<abi::Status>() as u32,
@@ -358,7 +363,10 @@ fn read_config(dev: &Device) -> Result<(CString, u32)> {
         return Err(EINVAL);
     };
 
-    let Some(greeting) = fwnode.property_read::<CString>(c"rpibsp,greeting").optional() else {
+    let Some(greeting) = fwnode
+        .property_read::<CString>(c"rpibsp,greeting")
+        .optional()
+    else {
         if fwnode.property_present(c"rpibsp,greeting") {
             dev_err!(dev, "property rpibsp,greeting is not a string\n");
         } else {
@@ -385,11 +393,19 @@ fn read_config(dev: &Device) -> Result<(CString, u32)> {
     match fwnode.property_count_elem::<u32>(c"rpibsp,value") {
         Ok(1) => {}
         Ok(n) => {
-            dev_err!(dev, "property rpibsp,value has {} cells, must be one u32\n", n);
+            dev_err!(
+                dev,
+                "property rpibsp,value has {} cells, must be one u32\n",
+                n
+            );
             return Err(EINVAL);
         }
         Err(e) => {
-            dev_err!(dev, "property rpibsp,value is not a u32 cell (error {})\n", e.to_errno());
+            dev_err!(
+                dev,
+                "property rpibsp,value is not a u32 cell (error {})\n",
+                e.to_errno()
+            );
             return Err(EINVAL);
         }
     }

@@ -13,6 +13,9 @@ fn main() {
     println!("IOC_SET_VALUE={:#x}", abi::IOC_SET_VALUE);
     println!("IOC_GET_ABI_VERSION={:#x}", abi::IOC_GET_ABI_VERSION);
     println!("STATUS_SIZE={}", core::mem::size_of::<abi::Status>());
-    println!("STATUS_GREETING_OFFSET={}", core::mem::offset_of!(abi::Status, greeting));
+    println!(
+        "STATUS_GREETING_OFFSET={}",
+        core::mem::offset_of!(abi::Status, greeting)
+    );
     println!("VALUE_MAX={}", abi::VALUE_MAX);
 }
