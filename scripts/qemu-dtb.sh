@@ -30,6 +30,10 @@ for o in "$@"; do
 	overlays+=("$o")
 done
 mkdir -p "$(dirname "$out")"
-fdtoverlay -i "$dtbdir/$base.dtb" -o "$out" "${overlays[@]}" ||
-	die "applying ${*:-the fix-ups} to $base.dtb failed (a fragment's target is missing from the base tree?)"
+if [ "${#overlays[@]}" -eq 0 ]; then
+	cp "$dtbdir/$base.dtb" "$out"
+else
+	fdtoverlay -i "$dtbdir/$base.dtb" -o "$out" "${overlays[@]}" ||
+		die "applying ${*:-the fix-ups} to $base.dtb failed (a fragment's target is missing from the base tree?)"
+fi
 printf '%s\n' "$out"
