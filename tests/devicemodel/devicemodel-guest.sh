@@ -93,12 +93,15 @@ if [ -w /sys/power/pm_test ] && grep -qw freeze /sys/power/state; then
 	check "freeze not counted by suspend-to-idle" file_is "$DEV/pm_counters/freeze" 0
 	check "GET_STATUS reports the PM counters" sh -c "$DMTEST ioctl 42 'hello from rpibsp' | grep -q 'pm 1/1/0/0/0/0'"
 	if grep -qw disk /sys/power/state; then
+		# With pm_test=devices no image is created: the devices are frozen, then resumed with
+		# PMSG_RESTORE (thaw follows only an image actually written to swap).
 		check "hibernation cycle (pm_test=devices)" sh -c 'echo disk > /sys/power/state'
 		check "freeze counted once" file_is "$DEV/pm_counters/freeze" 1
-		check "thaw counted once" file_is "$DEV/pm_counters/thaw" 1
+		check "restore counted once" file_is "$DEV/pm_counters/restore" 1
+		check "suspend/resume not counted by hibernation" sh -c "file_is() { [ \"\$(cat \$1)\" = \"\$2\" ]; }; file_is $DEV/pm_counters/suspend 1 && file_is $DEV/pm_counters/resume 1"
 	else
 		TAP_N=$((TAP_N + 1))
-		echo "ok $TAP_N - hibernation freeze/thaw counters # SKIP kernel without CONFIG_HIBERNATION (no 'disk' in /sys/power/state)"
+		echo "ok $TAP_N - hibernation freeze/restore counters # SKIP kernel without CONFIG_HIBERNATION (no 'disk' in /sys/power/state)"
 	fi
 	echo none > /sys/power/pm_test
 	diag "pm_counters: $(for c in suspend resume freeze thaw poweroff restore; do printf '%s=%s ' $c "$(cat $DEV/pm_counters/$c)"; done)"
