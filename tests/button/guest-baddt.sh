@@ -11,12 +11,16 @@ SIM=$(find /sys/devices/platform/gpio-simulator -maxdepth 1 -name 'gpiochip*' | 
 for l in 17 18; do echo pull-up >"$SIM/sim_gpio$l/pull"; done
 rmmod rpibsp_button 2>/dev/null
 rmmod rpibsp_led 2>/dev/null
+# The system's coldplug may already have loaded the driver at boot: only the kernel log after this
+# point counts.
+BASE=$(dmesg | wc -l)
+klog() { dmesg | tail -n +$((BASE + 1)); }
 
 # case NODE ERRNO PATTERN: the node's probe failed with ERRNO, and the driver logged exactly one
 # line for it, matching PATTERN (the driver core's own "probe ... failed" line aside).
 case_ok() {
-	_log=$(dmesg | sed -n "s/.*rpibsp-button rpibsp-button-bad-$1: //p" | grep -v '^probe with driver')
-	_core=$(dmesg | grep -c "rpibsp-button rpibsp-button-bad-$1: probe with driver rpibsp-button failed with error $2\$")
+	_log=$(klog | sed -n "s/.*rpibsp-button rpibsp-button-bad-$1: //p" | grep -v '^probe with driver')
+	_core=$(klog | grep -c "rpibsp-button rpibsp-button-bad-$1: probe with driver rpibsp-button failed with error $2\$")
 	[ "$(printf '%s\n' "$_log" | grep -c .)" -eq "$ROUNDS" ] &&
 		[ "$(printf '%s\n' "$_log" | grep -c -- "$3")" -eq "$ROUNDS" ] &&
 		[ "$_core" -eq "$ROUNDS" ] &&
