@@ -92,7 +92,21 @@ if [ -n "$sd" ]; then
 	cp --sparse=always "$sd" "$work/sd.img"
 	size=$(stat -c %s "$work/sd.img")
 	[ $((size & (size - 1))) -eq 0 ] || die "--sd: $sd is $size bytes, QEMU needs a power of two"
-	qemu+=(-drive "if=sd,format=raw,file=$work/sd.img")
+	if [ "$machine" = raspi4b ]; then
+		# The 4B's card slot is the emmc2 controller (mmc@7e340000), but QEMU (10.0, hw/arm/raspi.c
+		# raspi_base_machine_init) puts the -drive if=sd card on the BCM2838 GPIO block's SD bus,
+		# which hands it to the Arasan sdhci (7e300000, the 4B's WiFi SDIO) or the sdhost
+		# (hw/gpio/bcm2838_gpio.c gpfsel_set/bcm2838_gpio_reset); the emmc2 it models
+		# (hw/arm/bcm2838_peripherals.c) gets no card.  So the card goes on the emmc2's own bus:
+		# "/generic-sdhci" is the first generic-sdhci on the system bus (system/qdev-monitor.c
+		# qbus_find_dev), a bus lists its children newest first (hw/core/qdev.c bus_add_child),
+		# and the emmc2 is realized after the Arasan one.  tests/image checks that Linux finds
+		# the card on fe340000.mmc.
+		qemu+=(-drive "if=none,id=card,format=raw,file=$work/sd.img"
+			-device "sd-card,drive=card,bus=/generic-sdhci/sd-bus")
+	else
+		qemu+=(-drive "if=sd,format=raw,file=$work/sd.img")
+	fi
 	cmdline="console=ttyAMA0,115200 root=/dev/mmcblk0p2 rootfstype=ext4 rootwait ro rpibsp.test=$guest_cmd $append"
 else
 	# The test payload: /rpibsp/<script>, the guest TAP helpers and extra files, as a second cpio
