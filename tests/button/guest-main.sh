@@ -329,4 +329,18 @@ check "rmmod rpibsp_button" rmmod rpibsp_button
 check "no rpibsp-button IRQ, input device or trigger left" sh -c "
 	! grep -q rpibsp-button /proc/interrupts && ! $E find rpibsp-button-on && ! grep -q rpibsp-button $LED/trigger"
 rmmod rpibsp_simflip
+
+# --- Leaks (debug kernels with kmemleak) ---------------------------------------------------------
+K=/sys/kernel/debug/kmemleak
+if [ -w "$K" ]; then
+	echo scan >"$K" && sleep 6 && echo scan >"$K"
+	cat "$K" >"$T/kmemleak"
+	diag "kmemleak: $(grep -c '^unreferenced object' "$T/kmemleak") unreferenced objects in total"
+	check "kmemleak: no leak from the button driver, its input devices or GPIO lines" \
+		sh -c "! grep -Eq 'rpibsp|6kernel5input|4gpio8consumer|input_allocate_device|input_register_device|gpiod_request|desc_set_label' '$T/kmemleak'"
+	grep -B2 -A14 -E 'rpibsp|6kernel5input|4gpio8consumer|input_|gpiod_|desc_set_label' "$T/kmemleak" | head -n 40 | sed 's/^/# /'
+else
+	TAP_N=$((TAP_N + 1))
+	echo "ok $TAP_N - kmemleak: no leak from the button driver # SKIP kernel without CONFIG_DEBUG_KMEMLEAK"
+fi
 tap_end

@@ -28,7 +28,7 @@ mkdir -p "$work"
 mapfile -t kv < <(kmake_vars)
 
 # --- Builds ------------------------------------------------------------------------------------
-build_module() { # build_module <source dir> <object dir> [log]
+build_module() { # build_module <source dir> <object dir>: log in <object dir>/build.log
 	mkdir -p "$2"
 	make -s -C "$kdir" M="$1" MO="$2" "${kv[@]}" modules >"$2/build.log" 2>&1 || {
 		sed 's/^/# /' "$2/build.log" | tail -n 30
