@@ -85,8 +85,7 @@ kdir=${RPIBSP_KBUILD:-$("$RPIBSP_ROOT/scripts/kernel.sh" builddir)}
 image=$kdir/arch/arm64/boot/Image
 [ -f "$image" ] || die "no kernel Image in $kdir (run 'make kernel' or set RPIBSP_KBUILD)"
 krel=$(cat "$kdir/include/config/kernel.release")
-ksrc=${RPIBSP_KSRC:-$(readlink -f "$kdir/source" 2>/dev/null || true)}
-[ -d "$ksrc/include/dt-bindings" ] || ksrc=/root/dev/linux
+ksrc=${RPIBSP_KSRC:-$(kernel_src_dir)}
 [ -d "$ksrc/include/dt-bindings" ] || die "no kernel source with dt-bindings headers (set RPIBSP_KSRC)"
 initrd=${BENCH_INITRD:-$RPIBSP_OUT/initramfs.cpio.gz}
 [ -f "$initrd" ] || die "no initramfs at $initrd (run 'make initramfs' or set BENCH_INITRD)"

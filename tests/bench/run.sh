@@ -17,22 +17,13 @@
 # RPIBSP_CACHE.  Work files in $RPIBSP_OUT/tests/bench.
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
+. "$RPIBSP_ROOT/tests/lib/tap.sh"
 
-n=0 failed=0
-ok() { n=$((n + 1)) && echo "ok $n - $1"; }
-notok() { n=$((n + 1)) && failed=$((failed + 1)) && echo "not ok $n - $1"; }
-t() { # t NAME COMMAND...
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else notok "$name"; fi
-}
 
 work=$RPIBSP_OUT/tests/bench
 rm -rf "$work"
 mkdir -p "$work"
-kdir=${RPIBSP_KBUILD:-$("$RPIBSP_ROOT/scripts/kernel.sh" builddir)}
-ksrc=${RPIBSP_KSRC:-$(readlink -f "$kdir/source" 2>/dev/null || true)}
-[ -d "$ksrc/include/dt-bindings" ] || ksrc=/root/dev/linux
+ksrc=${RPIBSP_KSRC:-$(kernel_src_dir)}
 report=$RPIBSP_ROOT/bench/report.py
 
 # --- 1. builds -----------------------------------------------------------------------------
@@ -225,5 +216,4 @@ else
 	notok "results.json written by the short run"
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_end

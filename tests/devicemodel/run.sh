@@ -14,6 +14,7 @@
 # kernel build), RPIBSP_DM_MACHINES (default "raspi3b raspi4b").
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
+. "$RPIBSP_ROOT/tests/lib/tap.sh"
 
 here=$RPIBSP_ROOT/tests/devicemodel
 kdir=${RPIBSP_KBUILD:-$("$RPIBSP_ROOT/scripts/kernel.sh" builddir)}
@@ -23,15 +24,6 @@ rm -rf "$work"
 mkdir -p "$work" "$RPIBSP_OUT/logs"
 mapfile -t kv < <(kmake_vars)
 read -r -a machines <<<"${RPIBSP_DM_MACHINES:-raspi3b raspi4b}"
-
-n=0 failed=0
-ok() { n=$((n + 1)) && echo "ok $n - $1"; }
-notok() { n=$((n + 1)) && failed=$((failed + 1)) && echo "not ok $n - $1"; }
-t() { # t NAME COMMAND...
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else notok "$name"; fi
-}
 
 # --- 1. ABI ------------------------------------------------------------------------------------
 t "dmtest builds for the board (aarch64, static)" \
@@ -126,5 +118,4 @@ t "broken build: resume counter check fails" expect_fail "resume counted once"
 t "broken build: ENODEV after unbind check fails" expect_fail "every call on the open file fails with ENODEV"
 grep -c '^not ok' "$work/mutant.out" | sed 's/^/# failing guest checks with the broken build: /' || true
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_end

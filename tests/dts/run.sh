@@ -13,10 +13,13 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 dts="$repo/dts"
 
-export RPIBSP_OUT=${RPIBSP_OUT:-$repo/out}
-export RPIBSP_CACHE=${RPIBSP_CACHE:-$HOME/.cache/rpi-bsp}
-export RPIBSP_KSRC=${RPIBSP_KSRC:-/root/dev/linux}
-export RPIBSP_KBUILD=${RPIBSP_KBUILD:-/tmp/kb}
+. "$repo/scripts/lib.sh"
+export RPIBSP_OUT RPIBSP_CACHE
+# The kernel source (dt-bindings, schemas) and build (base DTBs): tests/run-all.sh exports both;
+# run alone, the BSP kernel's cached trees (`make kernel`).
+RPIBSP_KSRC=${RPIBSP_KSRC:-$(kernel_src_dir)}
+RPIBSP_KBUILD=${RPIBSP_KBUILD:-$(kernel_build_dir bsp)}
+export RPIBSP_KSRC RPIBSP_KBUILD
 venv="$RPIBSP_CACHE/venv"
 py="$venv/bin/python"
 boards=(bcm2837-rpi-3-b bcm2837-rpi-3-b-plus bcm2711-rpi-4-b)
