@@ -56,7 +56,7 @@ mtype -i "$img@@$boot_off" ::/config.txt >"$work/config.txt"
 t "config.txt: 64-bit, UART, dtoverlay=rpibsp" bash -c "grep -qx arm_64bit=1 '$work/config.txt' && grep -qx enable_uart=1 '$work/config.txt' && grep -qx dtoverlay=rpibsp '$work/config.txt'"
 
 dd if="$img" of="$work/root.ext4" bs=1M iflag=skip_bytes,count_bytes skip="$root_off" count="$root_size" status=none
-t "root filesystem checks clean (e2fsck -fn)" e2fsck -fn "$work/root.ext4" >/dev/null 2>&1
+t "root filesystem checks clean (e2fsck -fn)" bash -c "e2fsck -fn '$work/root.ext4' >/dev/null 2>&1"
 rdump() {
 	debugfs -R "dump $1 $2" "$work/root.ext4" >/dev/null 2>&1 || true
 	[ -f "$2" ] || : >"$2"
