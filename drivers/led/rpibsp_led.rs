@@ -178,8 +178,9 @@ impl platform::Driver for RpiBspLedDriver {
             .flags(flags)
             .may_sleep(gpio.can_sleep());
 
-        // SAFETY: The registration is part of the driver's device private data, which the driver
-        // core drops when `pdev` is unbound, i.e. within `'bound`; it is never leaked.
+        // The registration is part of the driver's device private data, which the driver core
+        // drops when `pdev` is unbound, within `'bound`; the driver never forgets or leaks it.
+        // SAFETY: By the above, the registration's `Drop` runs before the borrowed GPIO goes away.
         let led = unsafe { leds::Registration::new_with_lt(dev, config, GpioLed { gpio }) }
             .inspect_err(|e| {
                 dev_err!(
