@@ -178,20 +178,20 @@ size_of() { # size_of NAME FILE: text, data, bss of a module (llvm-size, Berkele
 	fig "size.$1.file" "$(stat -c %s "$2")"
 }
 
-kbuild_time() { # the kernel build's own timing file, if the build wrote one
-	local f="" s
-	if [ -f "$kdir/build.time" ]; then
-		f=$kdir/build.time
+kbuild_time() { # kbuild_time cold|incremental: the kernel build's own timing file, if one was written
+	local kind=$1 f="" s
+	if [ -f "$kdir/build-$kind.time" ]; then
+		f=$kdir/build-$kind.time
 	else
-		f=$(find "$RPIBSP_CACHE/kernel" -maxdepth 2 -path '*/build-*/build.time' -printf '%T@ %p\n' 2>/dev/null |
+		f=$(find "$RPIBSP_CACHE/kernel" -maxdepth 2 -path "*/build-*/build-$kind.time" -printf '%T@ %p\n' 2>/dev/null |
 			sort -rn | head -n1 | cut -d' ' -f2-)
 	fi
-	if [ -n "$f" ] && s=$(grep -oE '[0-9]+(\.[0-9]+)?' "$f" | head -n1) && [ -n "$s" ]; then
-		fig kbuild.seconds "$s"
-		note "kernel build time from $f: $(tr '\n' ' ' <"$f" | cut -c1-120)"
+	if [ -n "$f" ] && s=$(grep -oE '^[0-9]+' "$f") && [ -n "$s" ]; then
+		fig "kbuild.$kind.seconds" "$s"
+		note "kernel build time ($kind) from $f: $(tr '\n' ' ' <"$f" | cut -c1-120)"
 	else
-		fig kbuild.seconds "not measured"
-		note "kernel build time not measured: no build.time in $kdir or $RPIBSP_CACHE/kernel/build-*/"
+		fig "kbuild.$kind.seconds" "not measured"
+		note "kernel build time ($kind) not measured: no build-$kind.time in $kdir or $RPIBSP_CACHE/kernel/build-*/"
 	fi
 }
 
@@ -262,7 +262,8 @@ if $host; then
 	size_of leds_gpio "$cmod_leds_gpio"
 	[ -z "$rmod_button" ] || size_of rpibsp_button "$rmod_button"
 	[ -z "$rmod_led" ] || size_of rpibsp_led "$rmod_led"
-	kbuild_time
+	kbuild_time cold
+	kbuild_time incremental
 	if image_figures; then flash_figures; fi
 fi
 

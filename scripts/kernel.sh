@@ -115,8 +115,16 @@ configure() { # configure <src> <build> <variant>
 	"$src/scripts/kconfig/merge_config.sh" -m -O "$b" "$b/.config" "${frags[@]}" >/dev/null
 	make -s -C "$src" O="$b" "${kv[@]}" olddefconfig >&2
 	# Every option the fragments ask for must have survived (a missing dependency drops it silently).
+	# A later fragment may override an earlier one (the debug variant's LOCALVERSION): the last wins.
+	local -A last=()
 	for f in "${frags[@]}"; do
 		while IFS= read -r line; do
+			last[${line%%=*}]=$f
+		done < <(grep -E '^CONFIG_' "$f")
+	done
+	for f in "${frags[@]}"; do
+		while IFS= read -r line; do
+			[ "${last[${line%%=*}]}" = "$f" ] || continue
 			case "$line" in
 			CONFIG_*=n) grep -q "^${line%%=*}=" "$b/.config" && { warn "${f##*/}: $line was overridden" && bad=1; } ;;
 			CONFIG_*=*)
@@ -153,13 +161,17 @@ build() {
 	msg "building the $variant kernel in $b (Image, modules, DTBs; a few minutes on 2 cores)"
 	# The broadcom DTBs are built with -@ (arch/arm64/boot/dts/broadcom/Makefile), so they carry the
 	# __symbols__ the firmware and fdtoverlay need to apply our overlays.
-	local start=$SECONDS
+	local start=$SECONDS kind=incremental
+	[ -f "$b/vmlinux" ] || kind=cold
 	make -C "$src" O="$b" "${kv[@]}" -j"$RPIBSP_JOBS" Image modules dtbs >"$b/build.log" 2>&1 || {
 		tail -n 40 "$b/build.log" >&2
 		die "kernel build failed (full log: $b/build.log)"
 	}
-	# The wall-clock time of this (possibly resumed) build, for the benchmarks' whole-system figures.
-	echo "$((SECONDS - start)) s wall, -j$RPIBSP_JOBS on $(nproc) CPUs" >"$b/build.time"
+	# The wall-clock time of this build, for the benchmarks' whole-system figures: build.time is the
+	# last build, build-cold.time the last one from an empty tree (no vmlinux yet; an interrupted
+	# cold build that is resumed counts as incremental), build-incremental.time the last other one.
+	echo "$((SECONDS - start)) s wall, $kind, -j$RPIBSP_JOBS on $(nproc) CPUs, $(date -u +%FT%TZ)" |
+		tee "$b/build-$kind.time" >"$b/build.time"
 	cp "$src/.rpibsp-applied/hash" "$b/.rpibsp-built"
 	printf '%s\n' "$b"
 }

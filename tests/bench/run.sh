@@ -100,7 +100,7 @@ size.rpibsp_button.data=200
 size.rpibsp_button.bss=40
 flash.bmap.bytes_written=1000
 flash.plain.bytes_written=4000
-kbuild.seconds=not measured
+kbuild.cold.seconds=not measured
 EOF
 python3 "$report" --json "$work/both.json" "$work/both.txt" >/dev/null
 t "report: ratios are Rust / C, per debounce mode" \
@@ -110,8 +110,8 @@ t "report: module data + bss is derived, with its ratio" \
 	jq_py "$work/both.json" "$(row 'module data + bss')[\"c\"] == 120 and abs($(row 'module data + bss')[\"ratio\"][\"stable\"] - 2) < 1e-9"
 t "report: whole-system figures (bmap / plain ratio; 'not measured' kept as text)" \
 	jq_py "$work/both.json" "abs(r['system_ratios']['flash bytes written, bmap / plain'] - 0.25) < 1e-9 and \
-next(s for s in r['system'] if s['key'] == 'kbuild.seconds')['value'] is None and \
-next(s for s in r['system'] if s['key'] == 'kbuild.seconds')['raw'] == 'not measured'"
+next(s for s in r['system'] if s['key'] == 'kbuild.cold.seconds')['value'] is None and \
+next(s for s in r['system'] if s['key'] == 'kbuild.cold.seconds')['raw'] == 'not measured'"
 
 # --- 3. a short run on the emulated board, C drivers alone ---------------------------------
 # A small SD image (8 MiB, 1.5 MiB of data) for the flash.sh figures, in a private output dir;
