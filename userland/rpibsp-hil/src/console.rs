@@ -349,6 +349,15 @@ impl Console {
         }
     }
 
+    /// Keeps receiving until the console was silent for `quiet` or `max` has passed (to get
+    /// the rest of a panic message and its stack trace into the buffer and the log).
+    pub fn settle(&mut self, quiet: Duration, max: Duration) {
+        let start = Instant::now();
+        while self.state == LinkState::Open && start.elapsed() < max && self.quiet_for() < quiet {
+            self.pump(Duration::from_millis(50));
+        }
+    }
+
     /// Index into `patterns` of the first one found after the cursor, and where it ends.
     pub fn find_any(&self, patterns: &[&str]) -> Option<(usize, usize)> {
         patterns

@@ -206,3 +206,31 @@ pub fn tail(raw: &[u8], lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
+
+/// Whether the console output from byte `from` on ends with what looks like a shell prompt
+/// waiting for input (`rpibsp# `, `~ $ `, after escape sequences such as busybox's cursor
+/// query are removed): a board whose console was left logged in. Kernel log lines never count.
+/// Only a hint: the caller confirms with the ready handshake.
+pub fn looks_like_prompt(buf: &[u8], from: usize) -> bool {
+    let Some(rest) = buf.get(from..) else {
+        return false;
+    };
+    let text = printable(&String::from_utf8_lossy(rest).replace('\r', ""));
+    let last = text.rsplit('\n').next().unwrap_or("").trim_end();
+    !last.is_empty() && (last.ends_with('#') || last.ends_with('$')) && kernel_stamp(last).is_none()
+}
+
+/// The whole line of the first `needle` at or after byte `from` (printable, trimmed), e.g.
+/// the kernel's panic message with its reason.
+pub fn line_at(buf: &[u8], needle: &str, from: usize) -> Option<String> {
+    let at = find(buf, needle.as_bytes(), from)?;
+    let end = buf[at..]
+        .iter()
+        .position(|&c| c == b'\n' || c == b'\r')
+        .map_or(buf.len(), |p| at + p);
+    Some(
+        printable(&String::from_utf8_lossy(&buf[at..end]))
+            .trim()
+            .to_string(),
+    )
+}

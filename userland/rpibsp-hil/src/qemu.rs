@@ -3,6 +3,7 @@
 
 use std::fs::{self, File};
 use std::io;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -164,11 +165,29 @@ pub fn args(spec: &QemuSpec, socket: &Path, sd_image: Option<&Path>) -> Vec<Stri
         Rootfs::Sd(p) => {
             let image = sd_image.unwrap_or(p);
             let snapshot = if spec.sd_writable { "" } else { ",snapshot=on" };
-            a.push("-drive".into());
-            a.push(format!(
-                "file={},if=sd,format=raw{snapshot}",
-                image.display()
-            ));
+            match spec.machine {
+                Machine::Raspi3b => {
+                    a.push("-drive".into());
+                    a.push(format!(
+                        "file={},if=sd,format=raw{snapshot}",
+                        image.display()
+                    ));
+                }
+                // The 4B's card slot is the emmc2 controller (mmc@7e340000), but QEMU puts an
+                // `if=sd` card on the BCM2838 GPIO block's SD bus, which hands it to the Arasan
+                // sdhci (the 4B's WiFi SDIO) or the sdhost: the kernel would wait for its root
+                // device forever. So the card goes on the emmc2's own bus, the first
+                // generic-sdhci found on the system bus (see tests/qemu/boot.sh).
+                Machine::Raspi4b => {
+                    a.push("-drive".into());
+                    a.push(format!(
+                        "file={},if=none,id=sdcard,format=raw{snapshot}",
+                        image.display()
+                    ));
+                    a.push("-device".into());
+                    a.push("sd-card,drive=sdcard,bus=/generic-sdhci/sd-bus".into());
+                }
+            }
         }
         Rootfs::None => {}
     }
@@ -286,16 +305,30 @@ impl Qemu {
             .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
             .collect::<Vec<_>>()
             .join(" ");
-        let child = Command::new(&spec.program)
+        let mut command = Command::new(&spec.program);
+        command
             .args(&args)
             .stdin(Stdio::null())
             .stdout(out)
-            .stderr(err_out)
-            .spawn()
-            .map_err(|source| QemuError::Spawn {
-                program: spec.program.clone(),
-                source,
-            })?;
+            .stderr(err_out);
+        // QEMU dies with rpibsp-hil even when rpibsp-hil is killed (a CI job's timeout sends
+        // SIGTERM to it alone) and `Drop` never runs: the raspi machines never power off, so an
+        // orphaned QEMU would run forever. The signal is sent when the thread that started QEMU
+        // ends, so start it from a thread that lives as long as the run (the binary: main).
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent; nothing else
+        // runs between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().map_err(|source| QemuError::Spawn {
+            program: spec.program.clone(),
+            source,
+        })?;
         let mut qemu = Qemu {
             child,
             output_path,

@@ -388,12 +388,21 @@ pub fn run(cfg: &RunConfig, progress: &mut dyn FnMut(&str)) -> RunReport {
                     .cases
                     .push(case("boot", step, Outcome::Pass, Some(times.boot)));
                 if let Login::User { user, .. } = &cfg.login {
-                    report.cases.push(case(
+                    let mut c = case(
                         "boot",
                         format!("login as {user}"),
                         Outcome::Pass,
                         Some(times.login),
-                    ));
+                    );
+                    if times.logouts > 0 {
+                        let n = format!(
+                            "a shell was already logged in on the console: logged out ({} time(s)) and logged in afresh",
+                            times.logouts
+                        );
+                        c.details.push(n.clone());
+                        report.notes.push(n);
+                    }
+                    report.cases.push(c);
                 }
                 report.attempts.push(Attempt {
                     number,

@@ -10,6 +10,16 @@ use crate::protocol::{self, parse_framed, split_kernel_lines};
 pub const PANIC: &str = "Kernel panic - not syncing";
 /// busybox init's `askfirst` prompt.
 pub const ASKFIRST: &str = "Please press Enter to activate this console";
+/// How many left-over shells are logged out of before giving up on a login prompt.
+const MAX_LOGOUTS: u32 = 3;
+
+/// What ended the wait during boot.
+enum BootEvent {
+    /// The marker (login prompt or ready marker).
+    Marker,
+    /// A shell prompt: the console is already logged in.
+    ShellPrompt,
+}
 
 /// How to get a shell.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,6 +86,9 @@ pub struct BootTimes {
     pub boot: Duration,
     /// From the prompt to a working shell.
     pub login: Duration,
+    /// Shells found already logged in on the console (left over from an earlier session)
+    /// and logged out of before logging in afresh.
+    pub logouts: u32,
 }
 
 /// Result of one command.
@@ -173,31 +186,65 @@ impl<'c> Session<'c> {
         match login {
             Login::User { user, password } => {
                 let what = "login prompt (\"login:\")";
-                self.wait_boot_marker("login:", what, start, boot_limit, &mut poke)?;
+                let mut logouts = 0;
+                loop {
+                    let event =
+                        self.wait_boot_marker("login:", what, start, boot_limit, &mut poke, true)?;
+                    if let BootEvent::Marker = event {
+                        break;
+                    }
+                    // A shell answers instead of getty: a real board (or a console server)
+                    // keeps the session of an earlier run. Confirm it is a shell, log out,
+                    // and log in afresh as the configured user.
+                    let left = boot_limit.saturating_sub(start.elapsed());
+                    if self
+                        .handshake(left.min(Duration::from_secs(6)), "boot")
+                        .is_err()
+                    {
+                        self.console.cursor = self.console.buf.len();
+                        continue;
+                    }
+                    if logouts == MAX_LOGOUTS {
+                        return Err(self.fail(
+                            "boot",
+                            format!(
+                                "a shell is on the console, and {MAX_LOGOUTS} `exit`s brought no login prompt \
+                                 (a console without getty? then use --no-login)"
+                            ),
+                        ));
+                    }
+                    logouts += 1;
+                    self.console
+                        .send_line("exit")
+                        .map_err(|e| self.fail("boot", e.to_string()))?;
+                }
                 let boot = start.elapsed();
                 let login_start = Instant::now();
                 self.login(user, password.as_deref(), t)?;
                 Ok(BootTimes {
                     boot,
                     login: login_start.elapsed(),
+                    logouts,
                 })
             }
             Login::NoLogin { ready_marker } => {
                 if let Some(marker) = ready_marker {
                     let what = format!("ready marker {marker:?}");
-                    self.wait_boot_marker(marker, &what, start, boot_limit, &mut poke)?;
+                    self.wait_boot_marker(marker, &what, start, boot_limit, &mut poke, false)?;
                 }
                 let left = boot_limit.saturating_sub(start.elapsed());
                 self.handshake(left, "boot")?;
                 Ok(BootTimes {
                     boot: start.elapsed(),
                     login: Duration::ZERO,
+                    logouts: 0,
                 })
             }
         }
     }
 
     /// Waits for `marker` during boot; answers busybox's "press Enter" and stops at a panic.
+    /// With `shell_prompt`, a console that falls silent after a shell prompt ends the wait too.
     fn wait_boot_marker(
         &mut self,
         marker: &str,
@@ -205,22 +252,56 @@ impl<'c> Session<'c> {
         start: Instant,
         limit: Duration,
         poke: &mut impl FnMut(&mut Console),
-    ) -> Result<(), BootError> {
+        shell_prompt: bool,
+    ) -> Result<BootEvent, BootError> {
+        let start_len = self.console.buf.len();
         loop {
             let left = limit.saturating_sub(start.elapsed());
+            // Short slices when a prompt is watched for, so a quiet prompt is noticed.
+            let slice = if shell_prompt {
+                left.min(Duration::from_millis(500))
+            } else {
+                left
+            };
             match self
                 .console
-                .wait_for(&[marker, PANIC, ASKFIRST], left, &mut *poke)
+                .wait_for(&[marker, PANIC, ASKFIRST], slice, &mut *poke)
             {
-                Ok(0) => return Ok(()),
-                Ok(1) => return Err(self.fail("boot", "kernel panic during boot")),
+                Ok(0) => return Ok(BootEvent::Marker),
+                Ok(1) => return Err(self.panic_error("boot", "kernel panic during boot")),
                 Ok(_) => self
                     .console
                     .send(b"\n")
                     .map_err(|e| self.fail("boot", e.to_string()))?,
+                Err(WaitError::Timeout { .. }) if slice < left => {
+                    if self.console.quiet_for() >= Duration::from_millis(500)
+                        && protocol::looks_like_prompt(&self.console.buf, self.console.cursor)
+                    {
+                        return Ok(BootEvent::ShellPrompt);
+                    }
+                }
+                Err(WaitError::Timeout { .. }) => {
+                    let e = WaitError::Timeout {
+                        waited: start.elapsed(),
+                        received: self.console.buf.len() - start_len,
+                    };
+                    return Err(self.fail("boot", format!("no {what}: {e}")));
+                }
                 Err(e) => return Err(self.fail("boot", format!("no {what}: {e}"))),
             }
         }
+    }
+
+    /// After the panic marker: lets the rest of the panic (reason, stack trace) arrive, then
+    /// describes it with the kernel's own panic line.
+    fn panic_error(&mut self, stage: &'static str, what: &str) -> BootError {
+        self.console
+            .settle(Duration::from_millis(500), Duration::from_secs(3));
+        let reason = match protocol::line_at(&self.console.buf, PANIC, 0) {
+            Some(line) => format!("{what}: {line}"),
+            None => what.to_string(),
+        };
+        self.fail(stage, reason)
     }
 
     fn login(&mut self, user: &str, password: Option<&str>, t: &Timeouts) -> Result<(), BootError> {
@@ -277,7 +358,7 @@ impl<'c> Session<'c> {
             match self.console.wait_for(&[&token, "Login incorrect", PANIC], wait, |_| {}) {
                 Ok(0) => return Ok(()),
                 Ok(1) => return Err(self.fail(stage, "login was refused (Login incorrect)")),
-                Ok(_) => return Err(self.fail(stage, "kernel panic")),
+                Ok(_) => return Err(self.panic_error(stage, "kernel panic")),
                 Err(WaitError::Closed(why)) => return Err(self.fail(stage, format!("console closed: {why}"))),
                 Err(WaitError::Timeout { .. }) if start.elapsed() >= limit => {
                     return Err(self.fail(
@@ -325,7 +406,10 @@ impl<'c> Session<'c> {
                 break;
             }
             if protocol::find(&self.console.buf, PANIC.as_bytes(), from).is_some() {
-                result.error = Some("kernel panic while the command ran".into());
+                self.console
+                    .settle(Duration::from_millis(500), Duration::from_secs(3));
+                let line = protocol::line_at(&self.console.buf, PANIC, from).unwrap_or_default();
+                result.error = Some(format!("kernel panic while the command ran: {line}"));
                 break;
             }
             if let LinkState::Closed(why) = self.console.state() {

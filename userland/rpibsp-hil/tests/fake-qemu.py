@@ -3,16 +3,20 @@
 
 Records its arguments, serves the `-chardev socket,...,path=P,server=on` console like a
 booted busybox board (login prompt, then a shell that answers rpibsp-hil's framed lines)
-and runs until killed, as QEMU does.
+and runs until killed, as QEMU does (also after the console connection closed).
 """
 import os
 import re
 import socket
 import sys
+import time
 
 args = sys.argv[1:]
 with open(os.environ["FAKE_QEMU_ARGS"], "w", encoding="utf-8") as f:
     f.write("\n".join(args) + "\n")
+if "FAKE_QEMU_PID" in os.environ:
+    with open(os.environ["FAKE_QEMU_PID"], "w", encoding="utf-8") as f:
+        f.write(f"{os.getpid()}\n")
 chardev = args[args.index("-chardev") + 1]
 path = re.search(r"path=([^,]+)", chardev).group(1)
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -39,3 +43,6 @@ while True:
         elif line.startswith("echo "):
             out += line[5:].replace("''", "") + "\r\n"
         conn.sendall((out + "~ # ").encode())
+# Like QEMU, keep running when the console client goes away: only a kill ends it.
+while True:
+    time.sleep(3600)

@@ -109,15 +109,31 @@ fn qemu_command_line_for_initrd_and_sd() {
     let joined = a.join(" ");
     assert!(joined.contains("-M raspi4b"));
     assert!(joined.contains("root=/dev/mmcblk0p2 rootwait rw"));
-    assert!(joined.contains("-drive file=/tmp/x/sd-resized.img,if=sd,format=raw,snapshot=on"));
+    // raspi4b: the card on the emmc2 controller's bus, not QEMU's default SD bus.
+    assert!(
+        joined.contains(
+            "-drive file=/tmp/x/sd-resized.img,if=none,id=sdcard,format=raw,snapshot=on \
+             -device sd-card,drive=sdcard,bus=/generic-sdhci/sd-bus"
+        ),
+        "{joined}"
+    );
+    assert!(!joined.contains("if=sd"), "{joined}");
     s.sd_writable = true;
     s.append = Some("console=ttyS1 quiet".into());
     let joined = qemu::args(&s, sock, None).join(" ");
     assert!(joined.contains("-append console=ttyS1 quiet -nographic"));
     assert!(
+        joined.contains("-drive file=sd.img,if=none,id=sdcard,format=raw -device"),
+        "{joined}"
+    );
+    // raspi3b: QEMU's SD bus is the card slot (sdhost/sdhci).
+    s.machine = Machine::Raspi3b;
+    let joined = qemu::args(&s, sock, None).join(" ");
+    assert!(
         joined.contains("-drive file=sd.img,if=sd,format=raw -"),
         "{joined}"
     );
+    assert!(!joined.contains("sd-card"), "{joined}");
 }
 
 #[test]
@@ -168,4 +184,36 @@ fn qemu_start_reports_missing_files_and_a_dying_qemu() {
         .unwrap()
         .to_string();
     assert!(err.contains("QEMU exited with exit status: 1"), "{err}");
+}
+
+#[test]
+fn prompts_are_recognised_but_not_kernel_lines_or_login() {
+    use rpibsp_hil::protocol::looks_like_prompt;
+    assert!(looks_like_prompt(b"\r\nrpibsp# ", 0));
+    assert!(looks_like_prompt(b"\r\nrpibsp# \x1b[6n", 0)); // busybox's cursor query
+    assert!(looks_like_prompt(b"foo\r\n~ $ ", 0));
+    assert!(looks_like_prompt(b"rpibsp#", 0));
+    assert!(!looks_like_prompt(b"\r\nrpibsp login: ", 0));
+    assert!(!looks_like_prompt(b"[    2.759243]     # ", 0));
+    assert!(!looks_like_prompt(b"rpibsp# \r\n", 0));
+    assert!(!looks_like_prompt(b"", 0));
+    assert!(!looks_like_prompt(b"rpibsp# ls\r\nfile", 0));
+    // Only what follows `from` counts.
+    assert!(!looks_like_prompt(b"rpibsp# ", 8));
+    assert!(!looks_like_prompt(b"rpibsp# ", 99));
+}
+
+#[test]
+fn line_at_returns_the_whole_line() {
+    use rpibsp_hil::protocol::line_at;
+    let buf = b"[ 1.0] a\r\n[ 3.873110] Kernel panic - not syncing: VFS: Unable to mount root\r\n[ 3.9] x";
+    assert_eq!(
+        line_at(buf, "Kernel panic", 0).as_deref(),
+        Some("Kernel panic - not syncing: VFS: Unable to mount root")
+    );
+    assert_eq!(line_at(buf, "Kernel panic", 40), None);
+    assert_eq!(
+        line_at(b"tail Kernel panic", "Kernel panic", 0).as_deref(),
+        Some("Kernel panic")
+    );
 }

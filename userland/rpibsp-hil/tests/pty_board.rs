@@ -146,6 +146,87 @@ fn kernel_panic_ends_the_boot_at_once() {
 }
 
 #[test]
+fn kernel_panic_reason_and_trace_are_kept() {
+    let board = PtyBoard::start(Board {
+        panic: true,
+        ..Board::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&board);
+    cfg.log_dir = Some(dir.path().to_owned());
+    let r = run(&cfg);
+    assert_eq!(r.verdict, Verdict::BootFailed);
+    let why = case(&r, "boot and get a shell")
+        .outcome
+        .reason()
+        .unwrap()
+        .to_string();
+    // The kernel's own panic line, not just "a panic happened".
+    assert!(
+        why.contains("kernel panic during boot: Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)"),
+        "{why}"
+    );
+    // What the board printed after the panic line (stack, end marker) is in the log.
+    let log = r.attempts[0].log.clone().expect("log path");
+    let text = std::fs::read_to_string(log).unwrap();
+    assert!(text.contains("---[ end Kernel panic"), "{text}");
+    assert!(why.contains("---[ end Kernel panic"), "tail: {why}");
+}
+
+#[test]
+fn a_shell_left_logged_in_is_logged_out_and_logged_in_afresh() {
+    let board = PtyBoard::start(Board {
+        silent_until_poke: true,
+        logged_in: true,
+        ..Board::default()
+    });
+    let mut cfg = config(&board);
+    cfg.timeouts.poke_after = Some(Duration::from_millis(500));
+    cfg.commands = vec!["uname -a".into()];
+    let r = run(&cfg);
+    assert_eq!(r.verdict, Verdict::Passed, "{}", r.summary());
+    let seen = board.seen.lock().unwrap().clone();
+    assert_eq!(seen.exits, 1, "{seen:?}");
+    assert_eq!(seen.logins, vec!["root".to_string()], "{seen:?}");
+    assert!(
+        case(&r, "login as root")
+            .details
+            .iter()
+            .any(|d| d.contains("already logged in")),
+        "{}",
+        r.summary()
+    );
+    assert!(r.notes.iter().any(|n| n.contains("already logged in")));
+}
+
+#[test]
+fn a_shell_without_getty_is_not_logged_out_forever() {
+    let board = PtyBoard::start(Board {
+        silent_until_poke: true,
+        logged_in: true,
+        getty: false,
+        ..Board::default()
+    });
+    let mut cfg = config(&board);
+    cfg.timeouts.poke_after = Some(Duration::from_millis(500));
+    cfg.timeouts.boot = Duration::from_secs(15);
+    let started = Instant::now();
+    let r = run(&cfg);
+    assert_eq!(r.verdict, Verdict::BootFailed, "{}", r.summary());
+    let why = case(&r, "boot and get a shell")
+        .outcome
+        .reason()
+        .unwrap()
+        .to_string();
+    assert!(why.contains("--no-login"), "{why}");
+    assert_eq!(board.seen.lock().unwrap().exits, 3);
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "gave up only at the timeout"
+    );
+}
+
+#[test]
 fn garbage_on_the_line_does_not_disturb_the_session() {
     let board = PtyBoard::start(Board {
         garbage: true,

@@ -138,38 +138,35 @@ fn binary_exit_codes() {
     }
 }
 
-#[test]
-fn qemu_target_starts_qemu_and_attaches_to_its_socket() {
-    let dir = tempfile::tempdir().unwrap();
-    let kernel = dir.path().join("Image");
-    let dtb = dir.path().join("board.dtb");
-    let sd = dir.path().join("sd.img");
+/// rpibsp-hil --qemu raspi3b with the stand-in QEMU (its arguments recorded in
+/// `dir/qemu-args.txt`), dummy kernel and DTB, and its work directory in `dir/work`.
+fn hil_with_fake_qemu(dir: &std::path::Path) -> Command {
+    let (kernel, dtb) = (dir.join("Image"), dir.join("board.dtb"));
     std::fs::write(&kernel, b"kernel").unwrap();
     std::fs::write(&dtb, b"dtb").unwrap();
-    std::fs::write(&sd, vec![0u8; 5000]).unwrap();
-    let argfile = dir.path().join("qemu-args.txt");
     let fake = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fake-qemu.py");
-    let out = Command::new(env!("CARGO_BIN_EXE_rpibsp-hil"))
-        .env("FAKE_QEMU_ARGS", &argfile)
-        .args([
-            "--qemu",
-            "raspi3b",
-            "--qemu-bin",
-            fake,
-            "--boot-timeout",
-            "10",
-            "--no-verify",
-            "--cmd",
-            "true",
-        ])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rpibsp-hil"));
+    cmd.env("FAKE_QEMU_ARGS", dir.join("qemu-args.txt"))
+        .args(["--qemu", "raspi3b", "--qemu-bin", fake])
         .arg("--kernel")
         .arg(&kernel)
         .arg("--dtb")
         .arg(&dtb)
+        .arg("--workdir")
+        .arg(dir.join("work"));
+    cmd
+}
+
+#[test]
+fn qemu_target_starts_qemu_and_attaches_to_its_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let sd = dir.path().join("sd.img");
+    std::fs::write(&sd, vec![0u8; 5000]).unwrap();
+    let argfile = dir.path().join("qemu-args.txt");
+    let out = hil_with_fake_qemu(dir.path())
+        .args(["--boot-timeout", "10", "--no-verify", "--cmd", "true"])
         .arg("--sd")
         .arg(&sd)
-        .arg("--workdir")
-        .arg(dir.path().join("work"))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -199,4 +196,63 @@ fn qemu_target_starts_qemu_and_attaches_to_its_socket() {
         8192
     );
     assert_eq!(std::fs::metadata(&sd).unwrap().len(), 5000);
+}
+
+/// Whether process `pid` is gone (or a zombie nobody reaped yet: it no longer runs).
+fn process_gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with(['Z', 'X'])),
+    }
+}
+
+#[test]
+fn qemu_dies_with_a_killed_rpibsp_hil() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("qemu.pid");
+    // A ready marker that never comes keeps rpibsp-hil waiting.
+    let mut hil = hil_with_fake_qemu(dir.path())
+        .env("FAKE_QEMU_PID", &pidfile)
+        .args(["--boot-timeout", "60", "--poke-after", "0"])
+        .args(["--no-login", "--ready-marker", "never"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let pid: i32 = loop {
+        if let Some(p) = std::fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            break p;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "fake QEMU did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !process_gone(pid),
+        "fake QEMU should run while rpibsp-hil waits"
+    );
+    // SIGTERM to rpibsp-hil alone, as a CI timeout would send it: no Drop runs.
+    // SAFETY: plain kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(hil.id() as i32, libc::SIGTERM) }, 0);
+    hil.wait().unwrap();
+    let killed = std::time::Instant::now();
+    while !process_gone(pid) && killed.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let gone = process_gone(pid);
+    if !gone {
+        // SAFETY: kill(2) on the leftover stand-in so the test leaves nothing behind.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    assert!(gone, "QEMU (pid {pid}) outlived the killed rpibsp-hil");
 }

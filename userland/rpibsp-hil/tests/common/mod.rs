@@ -20,6 +20,9 @@ pub struct Board {
     pub boot_delay: Duration,
     /// Print nothing until a newline arrives (an already booted board).
     pub silent_until_poke: bool,
+    /// With `silent_until_poke`: an earlier session's shell is still logged in on the
+    /// console (the poke shows its prompt; `exit` brings getty back).
+    pub logged_in: bool,
     /// Put garbage bytes on the line during boot.
     pub garbage: bool,
     /// Print the boot log but never a login prompt.
@@ -44,6 +47,7 @@ impl Default for Board {
         Board {
             boot_delay: Duration::from_millis(200),
             silent_until_poke: false,
+            logged_in: false,
             garbage: false,
             no_prompt: false,
             panic: false,
@@ -62,6 +66,7 @@ pub struct Seen {
     pub lines: Vec<String>,
     pub ctrl_c: usize,
     pub logins: Vec<String>,
+    pub exits: usize,
 }
 
 enum State {
@@ -77,6 +82,7 @@ struct Sim<W: Write> {
     state: State,
     last_rc: i32,
     hung: bool,
+    exited: bool,
     seen: Arc<Mutex<Seen>>,
     noise_counter: u32,
 }
@@ -194,6 +200,12 @@ impl<W: Write> Sim<W> {
         }
         if self.b.panic {
             self.put("[    2.000000] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)\r\n");
+            // The stack trace and the end line follow a little later (a slow UART).
+            std::thread::sleep(Duration::from_millis(300));
+            self.put(
+                "[    2.000100] CPU: 0 UID: 0 PID: 1 Comm: swapper/0 Not tainted 7.3.4-rpibsp\r\n",
+            );
+            self.put("[    2.000200] ---[ end Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0) ]---\r\n");
             return;
         }
         self.put("[    2.500000] Run /init as init process\r\n");
@@ -245,7 +257,10 @@ impl<W: Write> Sim<W> {
             State::Shell => {
                 self.put(&format!("{line}\r\n")); // tty echo
                 self.run_line(line);
-                if !self.hung {
+                if self.exited {
+                    self.exited = false;
+                    self.prompt(); // getty again (or, without getty, init's next shell)
+                } else if !self.hung {
                     self.put(PROMPT);
                 }
             }
@@ -254,7 +269,7 @@ impl<W: Write> Sim<W> {
 
     fn run_line(&mut self, line: &str) {
         for cmd in split_commands(line) {
-            if self.hung {
+            if self.hung || self.exited {
                 return;
             }
             self.run_simple(&cmd);
@@ -278,6 +293,11 @@ impl<W: Write> Sim<W> {
                 self.run_line(&inner);
             }
             "true" => self.last_rc = 0,
+            "exit" => {
+                self.seen.lock().unwrap().exits += 1;
+                self.exited = true;
+                self.last_rc = 0;
+            }
             "false" => self.last_rc = 1,
             "dmesg" => self.last_rc = 0,
             "uname" => {
@@ -329,6 +349,7 @@ pub fn serve(mut input: impl Read, output: impl Write, board: Board, seen: Arc<M
         state: State::Boot,
         last_rc: 0,
         hung: false,
+        exited: false,
         seen,
         noise_counter: 0,
     };
@@ -359,8 +380,13 @@ pub fn serve(mut input: impl Read, output: impl Write, board: Board, seen: Arc<M
                     line.clear();
                     if sim.b.silent_until_poke && matches!(sim.state, State::Boot) {
                         sim.b.silent_until_poke = false;
-                        sim.b.boot_delay = Duration::ZERO;
-                        sim.boot();
+                        if sim.b.logged_in {
+                            sim.state = State::Shell;
+                            sim.put(PROMPT);
+                        } else {
+                            sim.b.boot_delay = Duration::ZERO;
+                            sim.boot();
+                        }
                         continue;
                     }
                     if sim.hung {
