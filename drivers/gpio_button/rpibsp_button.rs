@@ -153,6 +153,10 @@ impl Config {
 
         let label = match fwnode.property_read::<CString>(c"label").optional() {
             Some(label) => label,
+            None if fwnode.property_present(c"label") => {
+                dev_err!(dev, "label: invalid value (expected a string)\n");
+                return Err(EINVAL);
+            }
             None => dev.name().to_cstring()?,
         };
 
