@@ -27,6 +27,8 @@ set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 # shellcheck source=../lib/tap.sh
 . "$RPIBSP_ROOT/tests/lib/tap.sh"
+# shellcheck source=../lib/kmod.sh
+. "$RPIBSP_ROOT/tests/lib/kmod.sh"
 
 here=$RPIBSP_ROOT/tests/led
 kdir=${RPIBSP_KBUILD:-$("$RPIBSP_ROOT/scripts/kernel.sh" builddir)}
@@ -35,15 +37,9 @@ ksrc=${RPIBSP_KSRC:-$(readlink -f "$kdir/source" 2>/dev/null || true)}
 [ -d "$ksrc/include/dt-bindings" ] || die "no kernel source with dt-bindings at '$ksrc' (RPIBSP_KSRC)"
 work=$RPIBSP_OUT/tests/led
 mkdir -p "$work" "$RPIBSP_OUT/logs"
-mapfile -t kv < <(kmake_vars)
 
 # --- Builds ------------------------------------------------------------------------------------
-modbuild() { # modbuild <source dir> <object dir>
-	mkdir -p "$2"
-	make -s -C "$kdir" M="$1" MO="$2" "${kv[@]}" modules >"$2/build.log" 2>&1 && return 0
-	tail -n 30 "$2/build.log" | sed 's/^/# /'
-	return 1
-}
+modbuild() { kmod_build "$kdir" "$@"; } # modbuild <source dir> <object dir>
 t "rpibsp_led.ko builds against the kernel" modbuild "$RPIBSP_ROOT/drivers/led" "$work/led"
 t "rpibsp_led.ko carries the OF alias of rpibsp,gpio-led" \
 	sh -c "modinfo -F alias '$work/led/rpibsp_led.ko' | grep -q 'of:N\*T\*Crpibsp,gpio-led'"
