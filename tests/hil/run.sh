@@ -12,7 +12,7 @@
 #     console server would offer it), then a second run attaching to the board that the first
 #     run left logged in.
 # Environment: RPIBSP_HIL_MACHINES (default "raspi3b raspi4b"): the full run on each machine, the
-# other cases on the first one.
+# other cases on the first one; RPIBSP_HIL_BIN: another rpibsp-hil (default $RPIBSP_OUT/bin).
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$RPIBSP_ROOT/tests/lib/tap.sh"
@@ -20,7 +20,7 @@ set -euo pipefail
 # A new machine needs out/qemu/<machine>.dtb and rpibsp-hil's --qemu support (its card slot:
 # userland/rpibsp-hil/src/qemu.rs); qemu_args below must match that for the --tcp case.
 read -r -a machines <<<"${RPIBSP_HIL_MACHINES:-raspi3b raspi4b}"
-hil=$RPIBSP_OUT/bin/rpibsp-hil
+hil=${RPIBSP_HIL_BIN:-$RPIBSP_OUT/bin/rpibsp-hil}
 img=$RPIBSP_OUT/sdcard.img
 kbuild=$(kernel_build_dir bsp)
 kernel=$kbuild/arch/arm64/boot/Image
