@@ -17,6 +17,8 @@ set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 # shellcheck source=../lib/tap.sh
 . "$RPIBSP_ROOT/tests/lib/tap.sh"
+# shellcheck source=../lib/kmod.sh
+. "$RPIBSP_ROOT/tests/lib/kmod.sh"
 
 here=$RPIBSP_ROOT/tests/button
 kdir=${RPIBSP_KBUILD:-$("$RPIBSP_ROOT/scripts/kernel.sh" builddir)}
@@ -25,16 +27,9 @@ ksrc=${RPIBSP_KSRC:-$(readlink -f "$kdir/source" 2>/dev/null || true)}
 [ -d "$ksrc/include/dt-bindings" ] || die "no kernel source with dt-bindings at '$ksrc' (RPIBSP_KSRC)"
 work=$RPIBSP_OUT/tests/button
 mkdir -p "$work"
-mapfile -t kv < <(kmake_vars)
 
 # --- Builds ------------------------------------------------------------------------------------
-build_module() { # build_module <source dir> <object dir>: log in <object dir>/build.log
-	mkdir -p "$2"
-	make -s -C "$kdir" M="$1" MO="$2" "${kv[@]}" modules >"$2/build.log" 2>&1 || {
-		sed 's/^/# /' "$2/build.log" | tail -n 30
-		return 1
-	}
-}
+build_module() { kmod_build "$kdir" "$@"; } # build_module <source dir> <object dir>
 t "rpibsp_button.ko builds against the kernel" build_module "$RPIBSP_ROOT/drivers/gpio_button" "$work/button"
 t "rpibsp_led.ko builds (LED checks)" build_module "$RPIBSP_ROOT/drivers/led" "$work/led"
 t "rpibsp_simflip.ko (suspend test helper) builds" build_module "$here/simflip" "$work/simflip"

@@ -15,6 +15,8 @@
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$RPIBSP_ROOT/tests/lib/tap.sh"
+# shellcheck source=../lib/kmod.sh
+. "$RPIBSP_ROOT/tests/lib/kmod.sh"
 
 here=$RPIBSP_ROOT/tests/devicemodel
 kdir=${RPIBSP_KBUILD:-$("$RPIBSP_ROOT/scripts/kernel.sh" builddir)}
@@ -22,7 +24,6 @@ kdir=${RPIBSP_KBUILD:-$("$RPIBSP_ROOT/scripts/kernel.sh" builddir)}
 work=$RPIBSP_OUT/tests/devicemodel
 rm -rf "$work"
 mkdir -p "$work" "$RPIBSP_OUT/logs"
-mapfile -t kv < <(kmake_vars)
 read -r -a machines <<<"${RPIBSP_DM_MACHINES:-raspi3b raspi4b}"
 
 # --- 1. ABI ------------------------------------------------------------------------------------
@@ -38,11 +39,7 @@ abi_same() {
 t "the C test program and abi.rs agree on ioctl numbers and struct layout" abi_same
 
 # --- 2. module ---------------------------------------------------------------------------------
-build_module() { # build_module <source dir> <output dir>
-	mkdir -p "$2"
-	make -s -C "$kdir" M="$1" MO="$2" "${kv[@]}" modules >"$2/build.log" 2>&1 ||
-		{ sed 's/^/# /' "$2/build.log" | tail -n 30 && return 1; }
-}
+build_module() { kmod_build "$kdir" "$@"; } # build_module <source dir> <object dir>
 t "rpibsp_devicemodel.ko builds out of tree" build_module "$RPIBSP_ROOT/drivers/devicemodel" "$work/module"
 t "the driver uses no bindings:: and no unsafe" \
 	sh -c "! grep -nE 'bindings::|unsafe \{|unsafe fn' '$RPIBSP_ROOT/drivers/devicemodel/rpibsp_devicemodel.rs'"
