@@ -19,8 +19,7 @@ set -euo pipefail
 . "$RPIBSP_ROOT/tests/lib/kmod.sh"
 
 here=$RPIBSP_ROOT/tests/devicemodel
-kdir=${RPIBSP_KBUILD:-$("$RPIBSP_ROOT/scripts/kernel.sh" builddir)}
-[ -f "$kdir/Module.symvers" ] || die "no built kernel at $kdir (run 'make kernel')"
+kdir=$(kmod_kdir)
 work=$RPIBSP_OUT/tests/devicemodel
 rm -rf "$work"
 mkdir -p "$work" "$RPIBSP_OUT/logs"

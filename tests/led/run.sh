@@ -31,10 +31,8 @@ set -euo pipefail
 . "$RPIBSP_ROOT/tests/lib/kmod.sh"
 
 here=$RPIBSP_ROOT/tests/led
-kdir=${RPIBSP_KBUILD:-$("$RPIBSP_ROOT/scripts/kernel.sh" builddir)}
-ksrc=${RPIBSP_KSRC:-$(readlink -f "$kdir/source" 2>/dev/null || true)}
-[ -f "$kdir/Module.symvers" ] || die "no built kernel at $kdir (run 'make kernel')"
-[ -d "$ksrc/include/dt-bindings" ] || die "no kernel source with dt-bindings at '$ksrc' (RPIBSP_KSRC)"
+kdir=$(kmod_kdir)
+ksrc=$(kmod_ksrc "$kdir")
 work=$RPIBSP_OUT/tests/led
 mkdir -p "$work" "$RPIBSP_OUT/logs"
 
