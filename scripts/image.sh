@@ -21,7 +21,7 @@ kdir=$("$RPIBSP_ROOT/scripts/kernel.sh" builddir)
 image=$kdir/arch/arm64/boot/Image
 dtbdir=$kdir/arch/arm64/boot/dts/broadcom
 DTBS=(bcm2837-rpi-3-b bcm2837-rpi-3-b-plus bcm2711-rpi-4-b)
-# The boot files of the Raspberry Pi firmware, from Debian's raspi-firmware (non-free-firmware).
+# The boot files of the Raspberry Pi firmware, from Debian's raspi-firmware (scripts/packages.env).
 FIRMWARE=(bootcode.bin start.elf fixup.dat start4.elf fixup4.dat)
 # Sizes: QEMU wants a power-of-two SD card, so the whole image is exactly IMAGE_SIZE.
 IMAGE_SIZE=64M BOOT_SIZE=36M ROOT_SIZE=24M
@@ -40,22 +40,8 @@ for o in "${overlays[@]}"; do
 	[ -f "$o" ] || die "no overlay $o (run 'make dts')"
 done
 
-fw_deb=$(find "$RPIBSP_CACHE/dl" -maxdepth 1 -name 'raspi-firmware_*_all.deb' | sort | tail -n1)
-if [ -z "$fw_deb" ]; then
-	# non-free-firmware may not be among the host's components: a private apt list for it.
-	apt=$RPIBSP_CACHE/apt-firmware
-	mirror=$(grep -rhoE 'https?://[^ ]*/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null |
-		head -n1 | tr -d ' ')
-	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$RPIBSP_CACHE/dl"
-	printf 'deb %s bookworm non-free-firmware\n' "${mirror:-http://deb.debian.org/debian}" >"$apt/sources.list"
-	o=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$apt/lists"
-		-o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
-	if ! apt-get "${o[@]}" -q update >&2 ||
-		! (cd "$RPIBSP_CACHE/dl" && apt-get "${o[@]}" -q download raspi-firmware >&2); then
-		die "cannot download raspi-firmware (Debian bookworm, non-free-firmware) for the boot partition"
-	fi
-	fw_deb=$(find "$RPIBSP_CACHE/dl" -maxdepth 1 -name 'raspi-firmware_*_all.deb' | sort | tail -n1)
-fi
+fw_deb=$(apt_fetch "$FIRMWARE_DEB_SUITE" "$FIRMWARE_DEB_COMPONENT" "$FIRMWARE_DEB_PACKAGE" \
+	"$FIRMWARE_DEB_VERSION" "$FIRMWARE_DEB_SHA256")
 
 work=$RPIBSP_OUT/image-work
 rm -rf "$work"

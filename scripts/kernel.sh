@@ -15,35 +15,10 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 fetch_deb() {
-	local dl=$RPIBSP_CACHE/dl deb
-	deb=$dl/${KERNEL_DEB_PACKAGE}_${KERNEL_DEB_VERSION//:/%3a}_all.deb
-	if [ -f "$deb" ] && echo "$KERNEL_DEB_SHA256  $deb" | sha256sum -c --status; then
-		printf '%s\n' "$deb"
-		return
-	fi
-	mkdir -p "$dl"
-	msg "downloading $KERNEL_DEB_PACKAGE $KERNEL_DEB_VERSION from Debian $KERNEL_DEB_SUITE"
-	# A private apt configuration: the host's sources and package state stay as they are; nothing
-	# from trixie is installed.  The archive is the one the host's own sources name.
-	local apt=$RPIBSP_CACHE/apt-$KERNEL_DEB_SUITE mirror
-	mirror=$(grep -rhoE 'https?://[^ ]*/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null |
-		head -n1 | tr -d ' ')
-	mirror=${mirror:-http://deb.debian.org/debian}
-	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
-	printf 'deb %s %s main\n' "${mirror%/}" "$KERNEL_DEB_SUITE" >"$apt/sources.list"
-	local -a o=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=-
-		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
-	apt-get "${o[@]}" -q update >&2 ||
-		die "cannot reach the Debian archive $mirror for $KERNEL_DEB_SUITE (see the apt messages above)"
-	(cd "$dl" && apt-get "${o[@]}" -q download "$KERNEL_DEB_PACKAGE=$KERNEL_DEB_VERSION" >&2) ||
-		die "$KERNEL_DEB_PACKAGE $KERNEL_DEB_VERSION is not in $KERNEL_DEB_SUITE any more; \
-pick the version apt offers ('apt-cache policy $KERNEL_DEB_PACKAGE' with that suite) and update kernel/source.env"
-	echo "$KERNEL_DEB_SHA256  $deb" | sha256sum -c --status ||
-		die "$deb does not match KERNEL_DEB_SHA256 in kernel/source.env"
-	printf '%s\n' "$deb"
+	apt_fetch "$KERNEL_DEB_SUITE" main "$KERNEL_DEB_PACKAGE" "$KERNEL_DEB_VERSION" "$KERNEL_DEB_SHA256"
 }
 
-unpack_source() { # unpack_source <dir>: the pristine upstream source, verified
+unpack_source() { # unpack_source <dir>: Debian's source of the release (with Debian's patches), verified
 	local dir=$1 deb tmp
 	deb=$(fetch_deb)
 	tmp=$dir.tmp
@@ -158,15 +133,27 @@ build() {
 		configure "$src" "$b" "$variant"
 		touch "$b/.rpibsp-configured"
 	fi
-	msg "building the $variant kernel in $b (Image, modules, DTBs; a few minutes on 2 cores)"
+	# Progress: the expected number of kbuild steps is a measured one, from the last cold build of
+	# this variant in the cache or else from kernel/build-steps.env (measured here); the wall time
+	# of the last cold build is shown when there is one.
+	local start=$SECONDS kind=incremental expected="" prev=""
+	if [ ! -f "$b/vmlinux" ]; then
+		kind=cold
+		expected=$(cat "$RPIBSP_CACHE"/kernel/build-"$variant"-*/build-steps 2>/dev/null | tail -n1 || true)
+		if [ -z "$expected" ]; then
+			expected=$(sed -n "s/^KBUILD_STEPS_${variant^^}=//p" "$RPIBSP_ROOT/kernel/build-steps.env")
+		fi
+		prev=$(cat "$RPIBSP_CACHE"/kernel/build-"$variant"-*/build-cold.time 2>/dev/null | tail -n1 | cut -d, -f1 || true)
+	fi
+	msg "building the $variant kernel ($kind: Image, modules, DTBs) in $b${prev:+; the last cold build here took $prev}"
 	# The broadcom DTBs are built with -@ (arch/arm64/boot/dts/broadcom/Makefile), so they carry the
 	# __symbols__ the firmware and fdtoverlay need to apply our overlays.
-	local start=$SECONDS kind=incremental
-	[ -f "$b/vmlinux" ] || kind=cold
-	make -C "$src" O="$b" "${kv[@]}" -j"$RPIBSP_JOBS" Image modules dtbs >"$b/build.log" 2>&1 || {
+	progress_run "kernel ($variant, $kind)" "$b/build.log" "$expected" \
+		make -C "$src" O="$b" "${kv[@]}" -j"$RPIBSP_JOBS" Image modules dtbs || {
 		tail -n 40 "$b/build.log" >&2
 		die "kernel build failed (full log: $b/build.log)"
 	}
+	[ "$kind" = incremental ] || progress_steps "$b/build.log" >"$b/build-steps"
 	# The wall-clock time of this build, for the benchmarks' whole-system figures: build.time is the
 	# last build, build-cold.time the last one from an empty tree (no vmlinux yet; an interrupted
 	# cold build that is resumed counts as incremental), build-incremental.time the last other one.

@@ -9,12 +9,26 @@
 
 RPIBSP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RPIBSP_OUT=${RPIBSP_OUT:-$RPIBSP_ROOT/out}
+if [ -z "${RPIBSP_CACHE:-}" ] && [ -z "${XDG_CACHE_HOME:-}" ] && [ -z "${HOME:-}" ]; then
+	printf 'error: HOME is not set, so there is no ~/.cache/rpi-bsp: set HOME, or RPIBSP_CACHE to a writable directory\n' >&2
+	exit 1
+fi
 RPIBSP_CACHE=${RPIBSP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rpi-bsp}
 RPIBSP_JOBS=${RPIBSP_JOBS:-$(($(nproc) + 1))}
 export RPIBSP_ROOT RPIBSP_OUT RPIBSP_CACHE RPIBSP_JOBS
 
 # shellcheck source=../kernel/source.env
 . "$RPIBSP_ROOT/kernel/source.env"
+# shellcheck source=packages.env
+. "$RPIBSP_ROOT/scripts/packages.env"
+
+# A normal user's PATH on Debian has no sbin directories, where depmod, mkfs.*, losetup, partx
+# and debugfs live: add them, so that a tool that is installed is also found.
+for _d in /usr/local/sbin /usr/sbin /sbin; do
+	case ":$PATH:" in *":$_d:"*) ;; *) PATH=$PATH:$_d ;; esac
+done
+unset _d
+export PATH
 
 # The LLVM toolchain the kernel is built with (Rust in the kernel wants an LLVM build, KASAN with
 # Rust needs it too).
@@ -29,6 +43,69 @@ warn() { printf 'warning: %s\n' "$*" >&2; }
 die() {
 	printf 'error: %s\n' "$*" >&2
 	exit 1
+}
+
+# apt_source_files ETC: the apt source files under ETC (/etc; another tree in tests) that exist,
+# in both formats.  The only place that knows where apt's sources are.
+apt_source_files() {
+	local f
+	for f in "$1"/apt/sources.list "$1"/apt/sources.list.d/*.list "$1"/apt/sources.list.d/*.sources; do
+		[ -r "$f" ] && printf '%s\n' "$f"
+	done
+	return 0
+}
+
+# The Debian archive the host's apt sources name, in either format (one-line sources.list or
+# deb822 .sources, as Debian's container images and new installs ship); RPIBSP_DEBIAN_MIRROR wins.
+# Comments are skipped; the security archive (.../debian-security) is not the one wanted.
+debian_mirror() { # debian_mirror ETC
+	local f m
+	if [ -n "${RPIBSP_DEBIAN_MIRROR:-}" ]; then
+		printf '%s\n' "${RPIBSP_DEBIAN_MIRROR%/}"
+		return 0
+	fi
+	while IFS= read -r f; do
+		m=$(awk '/^[[:space:]]*#/ { next }
+			/^[[:space:]]*(deb|URIs:)[[:space:]]/ {
+				for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\/.*\/debian\/?$/) { sub(/\/$/, "", $i); print $i; exit }
+			}' "$f")
+		if [ -n "$m" ]; then
+			printf '%s\n' "$m"
+			return 0
+		fi
+	done < <(apt_source_files "$1")
+	printf '%s\n' http://deb.debian.org/debian
+}
+
+# apt_fetch SUITE COMPONENT PACKAGE VERSION SHA256 [ARCH]: one pinned .deb into $RPIBSP_CACHE/dl,
+# verified, through a private apt configuration (the host's sources and package state stay as
+# they are; nothing is installed).  Prints the file's path.
+apt_fetch() {
+	local suite=$1 comp=$2 pkg=$3 ver=$4 sum=$5 arch=${6:-all}
+	local dl=$RPIBSP_CACHE/dl deb apt mirror
+	deb=$dl/${pkg}_${ver//:/%3a}_$arch.deb
+	if [ -f "$deb" ] && echo "$sum  $deb" | sha256sum -c --status; then
+		printf '%s\n' "$deb"
+		return 0
+	fi
+	mirror=$(debian_mirror /etc)
+	msg "downloading $pkg $ver from Debian $suite ($comp) at $mirror"
+	apt=$RPIBSP_CACHE/apt/$suite-$comp-$arch
+	mkdir -p "$dl" "$apt/lists/partial" "$apt/cache/archives/partial"
+	printf 'deb %s %s %s\n' "$mirror" "$suite" "$comp" >"$apt/sources.list"
+	local -a o=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=-
+		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User="$(id -un)")
+	local spec=$pkg=$ver
+	[ "$arch" = all ] || { o+=(-o "APT::Architectures::=$arch") && spec=$pkg:$arch=$ver; }
+	apt-get "${o[@]}" -q update >&2 ||
+		die "cannot read the package lists of Debian $suite ($comp) from $mirror (see apt's messages above; \
+RPIBSP_DEBIAN_MIRROR=<url> names another archive)"
+	(cd "$dl" && apt-get "${o[@]}" -q download "$spec" >&2) ||
+		die "$pkg $ver is not in Debian $suite ($comp) at $mirror any more: pick the version apt offers there and \
+update its pin (kernel/source.env or scripts/packages.env)"
+	echo "$sum  $deb" | sha256sum -c --status ||
+		die "$deb does not match its pinned SHA-256 ($sum)"
+	printf '%s\n' "$deb"
 }
 
 # bindgen: the one from the cache (installed by scripts/setup.sh) wins over one on PATH.
@@ -105,4 +182,48 @@ kernel_build_dir() {
 	# Keyed by the source tree and the configuration; the patch series is built incrementally.
 	printf '%s/kernel/build-%s-%s\n' "$RPIBSP_CACHE" "$variant" \
 		"$(cd "$RPIBSP_ROOT" && content_hash "=${src##*/}" "=$LLVM_SUFFIX" "${frags[@]#"$RPIBSP_ROOT/"}")"
+}
+
+# progress_run LABEL LOG EXPECTED CMD...: runs CMD (a kbuild make) in the foreground, its output
+# in LOG, and shows how far it is: the kbuild steps done (the "  CC  file" lines), out of EXPECTED
+# when that is known (a measured count; empty: no percentage), and the elapsed time.  On a
+# terminal a single updating line; otherwise (CI logs) a plain line every RPIBSP_PROGRESS_EVERY
+# seconds (default 30).  CMD's exit status is returned.
+progress_run() {
+	local label=$1 log=$2 expected=$3 mon rc=0 start=$SECONDS n el
+	shift 3
+	: >"$log"
+	progress_monitor "$label" "$log" "$expected" "$start" "$BASHPID" &
+	mon=$!
+	"$@" >"$log" 2>&1 || rc=$?
+	kill "$mon" 2>/dev/null || true
+	wait "$mon" 2>/dev/null || true
+	n=$(progress_steps "$log") el=$((SECONDS - start))
+	local res="done"
+	[ "$rc" -eq 0 ] || res=FAILED
+	[ -t 2 ] && printf '\r\033[K' >&2
+	printf '>>> %s: %s, %d steps in %d:%02d\n' "$label" "$res" "$n" $((el / 60)) $((el % 60)) >&2
+	return "$rc"
+}
+
+progress_steps() { grep -c '^  [A-Z]' "$1" 2>/dev/null || true; }
+
+progress_monitor() { # progress_monitor LABEL LOG EXPECTED START PARENT_PID
+	local every=${RPIBSP_PROGRESS_EVERY:-30} last=$SECONDS n el line
+	trap 'exit 0' TERM
+	while kill -0 "$5" 2>/dev/null; do
+		sleep 2
+		n=$(progress_steps "$2") el=$((SECONDS - $4))
+		line="$1: $n steps"
+		if [ -n "$3" ] && [ "$3" -gt 0 ]; then
+			line+=" of ~$3 ($((n * 100 / $3 > 99 ? 99 : n * 100 / $3))%)"
+		fi
+		line+=$(printf ', %d:%02d elapsed' $((el / 60)) $((el % 60)))
+		if [ -t 2 ]; then
+			printf '\r\033[K>>> %s' "$line" >&2
+		elif [ $((SECONDS - last)) -ge "$every" ]; then
+			last=$SECONDS
+			printf '>>> %s\n' "$line" >&2
+		fi
+	done
 }

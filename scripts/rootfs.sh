@@ -15,20 +15,9 @@ dir=$1 mods=$2
 [ -d "$mods" ] || die "no modules directory $mods (run scripts/modules.sh)"
 
 # Debian's busybox-static for arm64 (the binary) and for amd64 (only to list the applets of the
-# same build configuration, since the arm64 binary cannot run here).
-fetch_pkg() { # fetch_pkg <package:arch> -> path of the .deb
-	local dl=$RPIBSP_CACHE/dl/$2 f
-	mkdir -p "$dl"
-	f=$(find "$dl" -name "${1%%:*}_*_${1##*:}.deb" | sort | tail -n1)
-	if [ -z "$f" ]; then
-		(cd "$dl" && apt-get -q -o APT::Sandbox::User=root download "$1" >&2) ||
-			die "cannot download $1 from the Debian archive (is the arm64 architecture added? run scripts/setup.sh)"
-		f=$(find "$dl" -name "${1%%:*}_*_${1##*:}.deb" | sort | tail -n1)
-	fi
-	printf '%s\n' "$f"
-}
-bb_arm64=$(fetch_pkg busybox-static:arm64 arm64)
-bb_amd64=$(fetch_pkg busybox-static:amd64 amd64)
+# same build configuration, since the arm64 binary cannot run here), pinned in scripts/packages.env.
+bb_arm64=$(apt_fetch "$BUSYBOX_DEB_SUITE" main busybox-static "$BUSYBOX_DEB_VERSION" "$BUSYBOX_DEB_SHA256_ARM64" arm64)
+bb_amd64=$(apt_fetch "$BUSYBOX_DEB_SUITE" main busybox-static "$BUSYBOX_DEB_VERSION" "$BUSYBOX_DEB_SHA256_AMD64" amd64)
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
