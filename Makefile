@@ -12,6 +12,9 @@ SHELL := /bin/bash
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 
 export RPIBSP_OUT ?= $(ROOT)/out
+ifeq ($(or $(RPIBSP_CACHE),$(XDG_CACHE_HOME),$(HOME)),)
+$(error HOME is not set, so there is no ~/.cache/rpi-bsp: set HOME, or RPIBSP_CACHE to a writable directory)
+endif
 export RPIBSP_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/rpi-bsp
 
 # BOARD: rpi3 (QEMU raspi3b, Raspberry Pi 3B/3B+) or rpi4 (QEMU raspi4b, Raspberry Pi 4B).
@@ -21,13 +24,15 @@ BOARD ?= rpi3
 KDIR ?=
 # SUITES: restrict `make test` to some suites, e.g. `make test SUITES="qemu dts"`.
 SUITES ?=
+# DIST: the Debian release of `make fresh-check` (bookworm or trixie).
+DIST ?= bookworm
 
 ifeq ($(filter $(BOARD),rpi3 rpi4),)
 $(error BOARD must be rpi3 or rpi4, not '$(BOARD)')
 endif
 
 .PHONY: all demo help setup kernel modules dts userland rootfs initramfs image test bench \
-	shellcheck clean distclean
+	shellcheck clean distclean fresh-check
 
 MACHINE := $(if $(filter rpi4,$(BOARD)),raspi4b,raspi3b)
 OVL := $(RPIBSP_OUT)/boot/overlays
@@ -39,7 +44,7 @@ help:
 
 ## Targets:
 ##   all (default)  build everything, boot the emulated board and show the drivers working
-##   setup          install the toolchain (Debian 12; idempotent; run by every build target)
+##   setup          install what is missing (Debian 12/13; elsewhere: lists it; run by every build target)
 ##   kernel         the Rust-enabled BSP kernel (Image, modules, DTBs), cached by its inputs
 ##   modules        the BSP's Rust drivers (out of tree, top-level Kbuild) + kernel modules, staged
 ##   dts            the device-tree overlays and the merged DTBs for the emulated board
@@ -49,8 +54,9 @@ help:
 ##   demo           boot the emulated board from the image and show the drivers working
 ##   test           every test suite (tests/*/run.sh); prints "N passed, N failed"
 ##   bench          Rust drivers vs the in-tree C drivers on the emulated board (bench/README.md)
+##   fresh-check    both README commands in a clean Debian DIST root, timed (root/sudo; README)
 ##   clean          remove $(RPIBSP_OUT); distclean also removes the cache $(RPIBSP_CACHE)
-## Variables: BOARD=rpi3|rpi4, KDIR=<your kernel build>, SUITES="<suite> ...",
+## Variables: BOARD=rpi3|rpi4, KDIR=<your kernel build>, SUITES="<suite> ...", DIST=bookworm|trixie,
 ##   RPIBSP_OUT (default ./out), RPIBSP_CACHE (default ~/.cache/rpi-bsp)
 
 setup:
@@ -100,6 +106,9 @@ userland: setup
 
 test: initramfs image
 	@$(ROOT)/tests/run-all.sh $(SUITES)
+
+fresh-check:
+	@$(ROOT)/scripts/fresh-check.sh $(DIST)
 
 shellcheck:
 	@cd $(ROOT) && git ls-files -z -- '*.sh' flash.sh .ci/run | xargs -0 shellcheck
