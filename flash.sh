@@ -11,16 +11,23 @@ shopt -s nullglob
 
 PROG=flash.sh
 
-# Test hooks (see --help).  Defaults are the real system views.
-SYSFS=${FLASH_SYSFS:-/sys}
-LSBLK=${FLASH_LSBLK:-lsblk}
-MOUNTINFO=${FLASH_MOUNTINFO:-/proc/self/mountinfo}
-SWAPS=${FLASH_SWAPS:-/proc/swaps}
-AFTER_WRITE_HOOK=${FLASH_TEST_AFTER_WRITE:-}
+# The real system views.  Only with --test-mode may the test hooks (see
+# --help and apply_test_hooks) replace them; flash.sh then writes to loop
+# devices only.
+SYSFS=/sys
+LSBLK=lsblk
+MOUNTINFO=/proc/self/mountinfo
+SWAPS=/proc/swaps
+AFTER_WRITE_HOOK=
+HOOK_VARS=(FLASH_SYSFS FLASH_LSBLK FLASH_MOUNTINFO FLASH_SWAPS FLASH_TEST_AFTER_WRITE)
 
 # The system's python3 (the one bmap-tools runs on), not a per-user shim.
 PY=python3
 if [[ -x /usr/bin/python3 ]]; then PY=/usr/bin/python3; fi
+
+# The Python helpers live in scripts/flash/ beside the (real) flash.sh.
+SELF=$(readlink -f -- "${BASH_SOURCE[0]}")
+HELPERS=${SELF%/*}/scripts/flash
 
 # A disk holding a file system mounted on one of these, or active swap, is
 # never written, whatever the options.
@@ -50,6 +57,8 @@ Options:
       --no-verify  skip the read-back verification (not recommended)
       --bmap FILE  use FILE as the block map
       --no-bmap    ignore any .bmap file and copy the whole image
+      --test-mode  honour the FLASH_* test hooks (below); only loop devices
+                   backed by regular files are accepted as DEVICE
   -h, --help       show this help
 
 Safety rules (all checked before anything is written):
@@ -68,20 +77,26 @@ Safety rules (all checked before anything is written):
   * Unless --yes, the device (model, size, serial, transport) is shown and its
     name must be typed; without a terminal on stdin and without --yes: refused.
   * Right before writing, the disk must still be the same one (device number,
-    size, kernel diskseq), and a dd write holds it open exclusively.
+    size, kernel diskseq); bmaptool then opens it exclusively.
 
-Writing: bmaptool copy when there is a bmap, else dd with a 4 MiB block size,
-direct I/O where it works and conv=fsync (through pv if installed).
-Verification (default): the written length is read back with the cache
-bypassed and its SHA-256 compared with the (decompressed) image; with a bmap,
-bmaptool checks the image against the bmap checksums while copying, and the
-mapped ranges read back from the card are checked against them again (or,
+Writing: always bmaptool copy.  With a bmap it reads the image itself (under a
+name that tells it the compression flash.sh found in the content) and writes
+the mapped blocks; without one, flash.sh decompresses the image and streams
+it into bmaptool copy --nobmap, which writes all of it (through pv if
+installed).  Verification (default): the written length is read back with the
+cache bypassed and its SHA-256 compared with the (decompressed) image; with a
+bmap, bmaptool checks the image against the bmap checksums while copying, and
+the mapped ranges read back from the card are checked against them again (or,
 for a bmap without checksums, against the image).
 
 Exit status: 0 done (or dry run), 1 refused or failed, 2 usage error,
 3 verification failed, 128+N killed by signal N (130 for Ctrl-C).
 
-Test hooks (environment; for the test suite, default to the real system):
+Test hooks (environment, for tests/flash/run.sh).  They are honoured only
+with --test-mode, and then DEVICE must be a loop device backed by a regular
+file, as the real /sys says (not FLASH_SYSFS).  If one is set (non-empty)
+without --test-mode, flash.sh refuses to run (exit 1), so that a leaked
+variable can neither fake the checks nor run a command as root.
   FLASH_SYSFS=DIR          sysfs root instead of /sys (removable, partition,
                            slaves, holders, dev, ro, diskseq are read here)
   FLASH_LSBLK=CMD          executable run instead of lsblk (flash.sh calls it
@@ -99,7 +114,6 @@ EOF
 REPORTED=0
 PHASE=check # check -> unmount -> write -> verify -> done
 JOB_PID=
-EXCL_PID=
 TMP=
 DEV_REAL=
 
@@ -164,7 +178,7 @@ need() {
 
 # Run "$@" (a function or command) in the background in its own process group
 # and wait for it, so that a signal reaches our trap at once and the trap can
-# stop the whole job (dd, decompressor, bmaptool ...).
+# stop the whole job (decompressor, bmaptool, dd ...).
 run_job() {
 	local rc=0
 	set -m
@@ -181,11 +195,6 @@ kill_job() {
 		kill -TERM -- "-$JOB_PID" 2>/dev/null || kill -TERM "$JOB_PID" 2>/dev/null || true
 		wait "$JOB_PID" 2>/dev/null || true
 		JOB_PID=
-	fi
-	if [[ -n $EXCL_PID ]]; then
-		kill -TERM "$EXCL_PID" 2>/dev/null || true
-		wait "$EXCL_PID" 2>/dev/null || true
-		EXCL_PID=
 	fi
 }
 
@@ -633,6 +642,53 @@ check_sidecar_sha256() {
 
 sha256_file() { sha256sum <"$IMAGE" >"$TMP/f.sha"; }
 
+# --------------------------------------------------------------- test mode --
+
+# The FLASH_* hooks replace the system views flash.sh judges a disk by, or run
+# a command as root.  Set without --test-mode they are refused rather than
+# ignored: whoever set them expects flash.sh to see something else than it
+# would, and a root tool should not guess which of the two was meant.
+apply_test_hooks() {
+	local v
+	local -a set=()
+	for v in "${HOOK_VARS[@]}"; do
+		if [[ -n ${!v:-} ]]; then set+=("$v"); fi
+	done
+	if ((!TEST_MODE)); then
+		((${#set[@]} == 0)) || refuse "test hook(s) set in the environment: ${set[*]}; flash.sh honours them only with --test-mode (loop devices only), so that a leaked variable cannot make a disk look like a card or run a command; unset them (env -u ${set[0]} ...) and run flash.sh again"
+		return 0
+	fi
+	msg "TEST MODE (--test-mode): only a loop device backed by a regular file is accepted as DEVICE"
+	SYSFS=${FLASH_SYSFS:-$SYSFS}
+	LSBLK=${FLASH_LSBLK:-$LSBLK}
+	MOUNTINFO=${FLASH_MOUNTINFO:-$MOUNTINFO}
+	SWAPS=${FLASH_SWAPS:-$SWAPS}
+	AFTER_WRITE_HOOK=${FLASH_TEST_AFTER_WRITE:-}
+	for v in "${set[@]}"; do msg "test mode: hook $v=${!v} is active"; done
+}
+
+# test_mode_target_check DEVICE: with --test-mode, DEVICE must be a whole loop
+# device (major 7) bound to a regular file.  Judged from the real /sys, never
+# from FLASH_SYSFS, so no hook can turn a real disk into a target.
+TEST_LOOP_MM=
+test_mode_target_check() {
+	local dev=$1 mm sysd bf why="test mode (--test-mode) writes only to loop devices backed by a regular file"
+	[[ -b $dev ]] || refuse "$dev is not a block device; $why"
+	mm=$(stat -L -c '%Hr:%Lr' -- "$dev" 2>/dev/null) || refuse "cannot stat $dev; $why"
+	sysd=/sys/dev/block/$mm
+	if [[ ${mm%%:*} != 7 || ! -r $sysd/loop/backing_file ]]; then
+		refuse "$dev (device $mm) is not a loop device (/sys/dev/block/$mm/loop/backing_file is missing); $why"
+	fi
+	bf=$(<"$sysd/loop/backing_file")
+	if [[ -z $bf || ! -f $bf || -b $bf ]]; then
+		refuse "loop device $dev is backed by '${bf:-nothing}', not by a regular file; $why"
+	fi
+	if [[ -n $TEST_LOOP_MM && $mm != "$TEST_LOOP_MM" ]]; then
+		refuse "$dev is now device $mm, not the loop device $TEST_LOOP_MM checked before; run flash.sh again"
+	fi
+	TEST_LOOP_MM=$mm
+}
+
 # ------------------------------------------------------------------ target --
 
 DEV_NAME=
@@ -649,6 +705,7 @@ resolve_target() {
 	DEV_NAME=$(sys_name_of_majmin "$DEV_MM") || DEV_NAME=${DEV_REAL##*/}
 	[[ -e $SYSFS/class/block/$DEV_NAME ]] || refuse "$DEV (device $DEV_MM) is unknown to the kernel ($SYSFS/class/block)"
 	DEV_SEQ=$(sys_attr "$DEV_NAME" diskseq)
+	if ((TEST_MODE)); then test_mode_target_check "$DEV_REAL"; fi
 }
 
 # After the confirmation: is it still the same disk and medium?  The kernel
@@ -661,6 +718,7 @@ same_device_check() {
 	if [[ $mm != "$DEV_MM" || $seq != "$DEV_SEQ" || $size != "$DEV_SIZE" ]]; then
 		refuse "$DEV_REAL changed since it was checked (card or reader replaced?); run flash.sh again"
 	fi
+	if ((TEST_MODE)); then test_mode_target_check "$DEV_REAL"; fi
 }
 
 find_target_mounts() {
@@ -696,38 +754,14 @@ image_on_target() { # FILE -> true if FILE is stored on the target disk
 
 # Exclusive open: the kernel refuses it while anything is mounted from the
 # disk, it is swap, or a RAID/LVM/dm layer or another program holds it.
-EXCL_PY='
-import errno, os, sys, time
-dev, ppid, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-try:
-    fd = os.open(dev, os.O_RDONLY | os.O_EXCL)
-except OSError as e:
-    print("busy" if e.errno == errno.EBUSY else "error: " + e.strerror, flush=True)
-    sys.exit(1)
-if mode == "check":
-    print("free", flush=True)
-    sys.exit(0)
-print("held", flush=True)
-while os.getppid() == ppid:
-    time.sleep(0.3)
-'
-
-excl_check() { # MODE: check | hold
+excl_check() {
 	local st=''
-	rm -f -- "$TMP/excl"
-	mkfifo -- "$TMP/excl"
-	"$PY" -c "$EXCL_PY" "$DEV_REAL" "$$" "$1" >"$TMP/excl" 2>&1 &
-	EXCL_PID=$!
-	# Its first line: free, held, busy or an error (EOF if it died).
-	read -r st <"$TMP/excl" || st=
-	if [[ $1 == check || $st != held ]]; then
-		wait "$EXCL_PID" 2>/dev/null || true
-		EXCL_PID=
-	fi
+	st=$("$PY" "$HELPERS/excl_open.py" "$DEV_REAL" 2>&1) || true
+	st=${st%%$'\n'*}
 	case $st in
-	free | held) return 0 ;;
+	free) return 0 ;;
 	busy) refuse "the kernel reports $DEV_REAL as in use (a mounted file system, swap, RAID/LVM/LUKS, or another program holds it)" ;;
-	*) refuse "cannot open $DEV_REAL exclusively: ${st:-no answer}" ;;
+	*) refuse "cannot open $DEV_REAL exclusively: ${st:-no answer from $HELPERS/excl_open.py}" ;;
 	esac
 }
 
@@ -746,34 +780,12 @@ unmount_target() {
 
 # ------------------------------------------------------------ write/verify --
 
-DIRECT_W=0
 DIRECT_R=0
 NEED_HASH=0
 
-write_dd() {
-	local hp='' rc=0
-	local -a dd_out=(dd "of=$DEV_REAL" bs=4M iflag=fullblock "conv=fsync,notrunc")
-	local -a prog=(cat)
-	if ((DIRECT_W)); then dd_out+=(oflag=direct); fi
-	if command -v pv >/dev/null 2>&1; then
-		prog=(pv -pterab -s "$LEN")
-		dd_out+=(status=none)
-	else
-		dd_out+=(status=progress)
-	fi
-	if ((NEED_HASH)); then
-		rm -f -- "$TMP/w.fifo"
-		mkfifo -- "$TMP/w.fifo"
-		sha256sum <"$TMP/w.fifo" >"$TMP/w.sha" &
-		hp=$!
-		emit_image | tee -- "$TMP/w.fifo" | "${prog[@]}" | "${dd_out[@]}" || rc=$?
-		if ! wait "$hp" && ((rc == 0)); then rc=1; fi
-	else
-		emit_image | "${prog[@]}" | "${dd_out[@]}" || rc=$?
-	fi
-	return "$rc"
-}
-
+# With a bmap: bmaptool reads the image itself.  It picks the decompressor
+# from the file name; flash.sh knows the format from the content, so bmaptool
+# gets a link whose name says so.
 write_bmap() {
 	local ext='' link
 	case $COMP in
@@ -781,13 +793,32 @@ write_bmap() {
 	gz) ext=.gz ;;
 	zst) ext=.zst ;;
 	esac
-	# bmaptool picks the decompressor from the file name; we know it from
-	# the content, so hand it a name that says so.
 	link="$TMP/image.img$ext"
 	ln -sf -- "$(readlink -f -- "$IMAGE")" "$link"
 	local -a args=(copy --bmap "$BMAP")
 	((VERIFY)) || args+=(--no-verify)
 	bmaptool "${args[@]}" "$link" "$DEV_REAL"
+}
+
+# Without a bmap: flash.sh decompresses (format from the content) and streams
+# the whole image into bmaptool copy --nobmap; when the read-back needs the
+# image's SHA-256, it is taken from the same stream on the way.
+write_full() {
+	local hp='' rc=0
+	local -a prog=(cat)
+	local -a copy=(bmaptool copy --nobmap /dev/stdin "$DEV_REAL")
+	if command -v pv >/dev/null 2>&1; then prog=(pv -pterab -s "$LEN"); fi
+	if ((NEED_HASH)); then
+		rm -f -- "$TMP/w.fifo"
+		mkfifo -- "$TMP/w.fifo"
+		sha256sum <"$TMP/w.fifo" >"$TMP/w.sha" &
+		hp=$!
+		emit_image | tee -- "$TMP/w.fifo" | "${prog[@]}" | "${copy[@]}" || rc=$?
+		if ! wait "$hp" && ((rc == 0)); then rc=1; fi
+	else
+		emit_image | "${prog[@]}" | "${copy[@]}" || rc=$?
+	fi
+	return "$rc"
 }
 
 verify_dd() {
@@ -802,96 +833,13 @@ verify_dd() {
 		} | sha256sum >"$TMP/v.sha"
 }
 
-BMAP_VERIFY_PY='
-import hashlib, mmap, os, sys
-import xml.etree.ElementTree as ET
-bmap, dev, mode = sys.argv[1], sys.argv[2], sys.argv[3]
-root = ET.parse(bmap).getroot()
-def num(tag):
-    t = root.findtext(tag)
-    if t is None:
-        sys.exit("bmap: missing <%s>" % tag)
-    return int(t.strip())
-size, bs = num("ImageSize"), num("BlockSize")
-ctype = (root.findtext("ChecksumType") or "sha1").strip().lower()
-ranges = []
-for r in root.iter("Range"):
-    a, _, b = r.text.strip().partition("-")
-    a = int(a)
-    ranges.append((a, int(b) if b else a, r.get("chksum") or r.get("sha1")))
-ranges.sort()
-CH = 4 << 20
-try:
-    fd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
-    direct = True
-except OSError:
-    fd = os.open(dev, os.O_RDONLY)
-    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    direct = False
-buf = mmap.mmap(-1, CH)
-def dev_chunks(off, n):
-    while n > 0:
-        want = min(n, CH)
-        rl = (want + 4095) // 4096 * 4096 if direct else want
-        got = os.preadv(fd, [memoryview(buf)[:rl]], off)
-        if got <= 0:
-            sys.exit("short read from %s at byte %d" % (dev, off))
-        take = min(got, want)
-        yield bytes(buf[:take])
-        off += take
-        n -= take
-img = sys.stdin.buffer if mode == "image" else None
-pos = 0
-def img_read(n):
-    global pos
-    out = bytearray()
-    while len(out) < n:
-        d = img.read(n - len(out))
-        if not d:
-            sys.exit("image ended early at byte %d" % (pos + len(out)))
-        out += d
-    pos += n
-    return bytes(out)
-total = sum(min((b + 1) * bs, size) - a * bs for a, b, _ in ranges)
-done = 0
-tty = sys.stderr.isatty()
-for a, b, ck in ranges:
-    start, end = a * bs, min((b + 1) * bs, size)
-    if mode == "checksum":
-        if not ck:
-            sys.exit("bmap range %d-%d has no checksum" % (a, b))
-        h = hashlib.new(ctype)
-        for c in dev_chunks(start, end - start):
-            h.update(c)
-            done += len(c)
-        if h.hexdigest() != ck.lower():
-            print("MISMATCH in blocks %d-%d (bytes %d-%d): card %s, bmap %s" % (a, b, start, end - 1, h.hexdigest(), ck), flush=True)
-            sys.exit(1)
-    else:
-        while pos < start:
-            img_read(min(CH, start - pos))
-        off = start
-        for c in dev_chunks(start, end - start):
-            if c != img_read(len(c)):
-                print("MISMATCH in blocks %d-%d (near byte %d)" % (a, b, off), flush=True)
-                sys.exit(1)
-            off += len(c)
-            done += len(c)
-    if tty:
-        sys.stderr.write("\rverified %d of %d MiB" % (done >> 20, total >> 20))
-if tty:
-    sys.stderr.write("\n")
-if img:
-    while img.read(CH):
-        pass
-print("ok %d ranges, %d bytes%s" % (len(ranges), done, "" if direct else " (no O_DIRECT)"), flush=True)
-'
-
+# The mapped ranges, read back from the card, against the bmap's checksums or
+# (for a bmap without them) against the image.
 verify_bmap() {
 	if grep -q 'chksum="\|sha1="' -- "$BMAP"; then
-		"$PY" -c "$BMAP_VERIFY_PY" "$BMAP" "$DEV_REAL" checksum >"$TMP/v.out"
+		"$PY" "$HELPERS/bmap_verify.py" "$BMAP" "$DEV_REAL" checksum >"$TMP/v.out"
 	else
-		emit_image | "$PY" -c "$BMAP_VERIFY_PY" "$BMAP" "$DEV_REAL" image >"$TMP/v.out"
+		emit_image | "$PY" "$HELPERS/bmap_verify.py" "$BMAP" "$DEV_REAL" image >"$TMP/v.out"
 	fi
 }
 
@@ -906,6 +854,7 @@ VERIFY=1
 LIST=0
 ALL=0
 NO_BMAP=0
+TEST_MODE=0
 IMAGE=
 DEV=
 
@@ -924,6 +873,7 @@ parse_args() {
 		-n | --dry-run) DRY=1 ;;
 		--no-verify) VERIFY=0 ;;
 		--no-bmap) NO_BMAP=1 ;;
+		--test-mode) TEST_MODE=1 ;;
 		--bmap)
 			(($# >= 2)) || usage_error "--bmap needs a file"
 			BMAP=$2
@@ -971,7 +921,7 @@ show_plan() {
 		if [[ -n $BMAP ]]; then
 			echo "  Method:     bmaptool copy, block map $BMAP ($(human "$BMAP_MAPPED") mapped)"
 		else
-			echo "  Method:     dd, 4 MiB blocks, direct I/O where possible, fsync"
+			echo "  Method:     bmaptool copy --nobmap: the whole image, $(comp_label)$([[ $COMP == none ]] || echo ", decompressed with $(decompressor)")"
 		fi
 		if ((!VERIFY)); then
 			echo "  Verify:     DISABLED (--no-verify)"
@@ -991,24 +941,27 @@ main() {
 	trap 'on_signal TERM 143' TERM
 	trap 'on_signal HUP 129' HUP
 
-	local v
-	for v in FLASH_SYSFS FLASH_LSBLK FLASH_MOUNTINFO FLASH_SWAPS FLASH_TEST_AFTER_WRITE; do
-		if [[ -n ${!v:-} ]]; then msg "note: test hook $v=${!v} is active"; fi
-	done
+	# 0. Test hooks: refused without --test-mode; with it, only a loop device
+	# backed by a file may be the target (judged from the real /sys).
+	apply_test_hooks
+	if ((TEST_MODE && !LIST)); then test_mode_target_check "$DEV"; fi
 
 	if ((LIST)); then
 		do_list "$ALL"
 		exit 0
 	fi
 
-	need "$LSBLK" blockdev umount dd sha256sum stat od head tee wc numfmt readlink mkfifo mktemp sync sed "$PY"
+	need "$LSBLK" blockdev umount dd sha256sum stat od head tee wc numfmt readlink mkfifo mktemp sync sed bmaptool "$PY"
+	local h
+	for h in excl_open.py bmap_verify.py; do
+		[[ -r $HELPERS/$h ]] || fail 1 "helper $HELPERS/$h is missing: flash.sh needs the scripts/flash/ directory of the repository beside it"
+	done
 	TMP=$(mktemp -d "${TMPDIR:-/tmp}/flash.XXXXXX")
 
 	# 1. The image.
 	detect_image
 	if [[ $COMP != none ]]; then need "$(decompressor)"; fi
 	find_bmap
-	if [[ -n $BMAP ]]; then need bmaptool; fi
 
 	# 2. The target.
 	resolve_target
@@ -1047,6 +1000,7 @@ main() {
 	else
 		do_measure
 	fi
+	((LEN > 0)) || refuse "image '$IMAGE' decompresses to nothing"
 	if ((DEV_SIZE < LEN)); then
 		refuse "$DEV_REAL is too small: $(human "$DEV_SIZE") ($DEV_SIZE bytes) < image $(human "$LEN") ($LEN bytes, uncompressed)"
 	fi
@@ -1056,16 +1010,16 @@ main() {
 
 	show_plan
 	if ((DRY)); then
-		if ((${#TGT_MOUNTS[@]} == 0)); then excl_check check; fi
+		if ((${#TGT_MOUNTS[@]} == 0)); then excl_check; fi
 		{
 			echo "Dry run: nothing was written. Would:"
 			for f in "${TGT_MOUNTS[@]}"; do echo "  - unmount $f"; done
 			if [[ -n $BMAP ]]; then
 				echo "  - bmaptool copy --bmap $BMAP $( ((VERIFY)) || echo '--no-verify ')$IMAGE $DEV_REAL"
 			elif [[ $COMP == none ]]; then
-				echo "  - write $LEN bytes of $IMAGE to $DEV_REAL with dd (bs=4M, conv=fsync, oflag=direct if supported)"
+				echo "  - write all $LEN bytes of $IMAGE to $DEV_REAL with bmaptool copy --nobmap"
 			else
-				echo "  - decompress $IMAGE with $(decompressor) and write $LEN bytes to $DEV_REAL with dd (bs=4M, conv=fsync, oflag=direct if supported)"
+				echo "  - decompress $IMAGE with $(decompressor) and write all $LEN bytes to $DEV_REAL with bmaptool copy --nobmap"
 			fi
 			if ((VERIFY)); then echo "  - read back and verify"; fi
 			echo "  - sync"
@@ -1088,24 +1042,19 @@ main() {
 	# 6. Unmount and make sure the kernel agrees the disk is free.
 	PHASE=unmount
 	unmount_target
-	if [[ -n $BMAP ]]; then
-		excl_check check # bmaptool opens the device exclusively itself
-	else
-		excl_check hold # keep automounters away while dd writes
-	fi
+	excl_check # bmaptool then opens the device exclusively itself
 	same_device_check
 	if ((VERIFY)) && [[ -z $BMAP && -z $SRC_HASH ]]; then NEED_HASH=1; fi
-	if dd if=/dev/null of="$DEV_REAL" bs=4M count=0 oflag=direct conv=notrunc status=none 2>/dev/null; then DIRECT_W=1; fi
 
 	# 7. Write.
 	PHASE='write'
 	local rc=0 t0=$SECONDS
 	if [[ -n $BMAP ]]; then
-		msg "writing with bmaptool ..."
+		msg "writing the mapped blocks to $DEV_REAL with bmaptool copy --bmap ..."
 		run_job write_bmap || rc=$?
 	else
-		msg "writing $(human "$LEN") to $DEV_REAL$( ((DIRECT_W)) && echo ' (direct I/O)') ..."
-		run_job write_dd || rc=$?
+		msg "writing $(human "$LEN") to $DEV_REAL with bmaptool copy --nobmap (the whole image) ..."
+		run_job write_full || rc=$?
 	fi
 	((rc == 0)) || fail 1 "writing to $DEV_REAL failed (exit status $rc): $(phase_consequence)"
 	if ((NEED_HASH)); then SRC_HASH=$(cut -c1-64 "$TMP/w.sha"); fi
