@@ -24,6 +24,15 @@ use kernel::{
         File,
         Kiocb, //
     },
+    ioctl::{
+        _IO,
+        _IOC_DIR,
+        _IOC_NR,
+        _IOC_SIZE,
+        _IOC_TYPE,
+        _IOR,
+        _IOW, //
+    },
     iov::{
         IovIterDest,
         IovIterSource, //
@@ -62,6 +71,22 @@ use kernel::{
 };
 
 mod abi;
+
+// The command numbers of the ABI are the ones the kernel's own `_IO`/`_IOR`/`_IOW` give.
+static_assert!(abi::IOC_RESET == _IO(abi::IOC_MAGIC, abi::NR_RESET));
+static_assert!(abi::IOC_GET_STATUS == _IOR::<abi::Status>(abi::IOC_MAGIC, abi::NR_GET_STATUS));
+static_assert!(abi::IOC_GET_VALUE == _IOR::<u32>(abi::IOC_MAGIC, abi::NR_GET_VALUE));
+static_assert!(abi::IOC_SET_VALUE == _IOW::<u32>(abi::IOC_MAGIC, abi::NR_SET_VALUE));
+static_assert!(abi::IOC_GET_ABI_VERSION == _IO(abi::IOC_MAGIC, abi::NR_GET_ABI_VERSION));
+// The directions the handler compares with are the kernel's.
+static_assert!(_IOC_DIR(abi::IOC_GET_STATUS) == abi::IOC_READ);
+static_assert!(_IOC_DIR(abi::IOC_SET_VALUE) == abi::IOC_WRITE);
+static_assert!(_IOC_DIR(abi::IOC_RESET) == abi::IOC_NONE);
+// Every argument fits the size field and the bound of the handler.
+static_assert!(size_of::<abi::Status>() <= abi::IOC_SIZE_MAX);
+static_assert!(abi::IOC_SIZE_MAX <= _IOC_SIZE(u32::MAX));
+// `Status` is 12 `u32`s and the greeting, without padding (see its `AsBytes` implementation).
+static_assert!(size_of::<abi::Status>() == 12 * size_of::<u32>() + abi::GREETING_LEN);
 
 /// Name of the platform driver and of the misc device.
 const NAME: &CStr = c"rpibsp-devicemodel";
@@ -205,8 +230,10 @@ impl Shared {
         }
 
         abi::Status {
+            // The size is at most `IOC_SIZE_MAX` (checked at compile time).
             size: size_of::<abi::Status>() as u32,
             abi_version: abi::ABI_VERSION,
+            // Both are at most `BUFFER_SIZE_MAX`.
             buf_used: state.used as u32,
             buf_capacity: state.data.len() as u32,
             open_count: state.open_count,
@@ -223,7 +250,7 @@ impl Shared {
 }
 
 // SAFETY: `abi::Status` is `repr(C)` with only `u32` and `u8` fields and no padding (12 `u32`s
-// followed by 32 bytes), so all of its bytes are initialized.
+// followed by 32 bytes, checked at compile time above), so all of its bytes are initialized.
 unsafe impl AsBytes for abi::Status {}
 
 #[vtable]
@@ -235,8 +262,16 @@ impl MiscDevice for Shared {
         let shared = misc.data().clone();
         let count = {
             let mut state = shared.lock_bound()?;
-            state.open_count += 1;
-            state.open_count
+            let Some(count) = state.open_count.checked_add(1) else {
+                dev_err!(
+                    shared.dev,
+                    "open refused: open_count = {} cannot count another file\n",
+                    state.open_count
+                );
+                return Err(EBUSY);
+            };
+            state.open_count = count;
+            count
         };
         dev_dbg!(shared.dev, "open ({} open)\n", count);
         Ok(shared)
@@ -244,7 +279,11 @@ impl MiscDevice for Shared {
 
     fn release(shared: Arc<Shared>, _file: &File) {
         let mut state = shared.state.lock();
-        state.open_count = state.open_count.saturating_sub(1);
+        // Every release follows a counted open; stay at 0 should that ever be violated.
+        match state.open_count.checked_sub(1) {
+            Some(count) => state.open_count = count,
+            None => dev_warn!(shared.dev, "release with open_count = 0\n"),
+        }
         dev_dbg!(shared.dev, "release ({} open)\n", state.open_count);
     }
 
@@ -254,15 +293,21 @@ impl MiscDevice for Shared {
 
         let pos = *kiocb.ki_pos_mut();
         let pos = usize::try_from(pos).map_err(|_| EINVAL)?;
-        if pos >= state.used || iov.is_empty() {
+        // Nothing at or past the end of the content.
+        let Some(content) = state.data.get(pos..state.used).filter(|c| !c.is_empty()) else {
+            return Ok(0);
+        };
+        if iov.is_empty() {
             return Ok(0);
         }
 
-        let copied = iov.copy_to_iter(&state.data[pos..state.used]);
+        let copied = iov.copy_to_iter(content);
         if copied == 0 {
             return Err(EFAULT);
         }
-        *kiocb.ki_pos_mut() = (pos + copied) as i64;
+        // `pos + copied <= used <= BUFFER_SIZE_MAX`: neither the sum nor the offset overflow.
+        let end = pos.checked_add(copied).ok_or(EOVERFLOW)?;
+        *kiocb.ki_pos_mut() = i64::try_from(end).map_err(|_| EOVERFLOW)?;
         dev_dbg!(shared.dev, "read {} bytes at {}\n", copied, pos);
         Ok(copied)
     }
@@ -284,59 +329,127 @@ impl MiscDevice for Shared {
 
         // A short write when the buffer cannot take it all.
         let end = capacity.min(pos.saturating_add(iov.len()));
-        let copied = iov.copy_from_iter(&mut state.data[pos..end]);
+        let dst = state.data.get_mut(pos..end).ok_or(ENOSPC)?;
+        let copied = iov.copy_from_iter(dst);
         if copied == 0 {
             return Err(EFAULT);
         }
+        // `pos + copied <= end <= capacity`: neither the sum nor the offset overflow.
+        let written_end = pos.checked_add(copied).ok_or(EOVERFLOW)?;
+        let new_pos = i64::try_from(written_end).map_err(|_| EOVERFLOW)?;
 
         // Writing past the content leaves a hole of zeros, as in a file.
         let used = state.used;
-        if pos > used {
-            state.data[used..pos].fill(0);
+        if let Some(hole) = state.data.get_mut(used..pos) {
+            hole.fill(0);
         }
-        state.used = used.max(pos + copied);
-        *kiocb.ki_pos_mut() = (pos + copied) as i64;
+        state.used = used.max(written_end);
+        *kiocb.ki_pos_mut() = new_pos;
         dev_dbg!(shared.dev, "wrote {} bytes at {}\n", copied, pos);
         Ok(copied)
     }
 
     fn ioctl(shared: ArcBorrow<'_, Shared>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         let mut state = shared.lock_bound()?;
-        let user = UserSlice::new(UserPtr::from_addr(arg), abi::ioc_size(cmd));
+        let dev = &shared.dev;
 
-        match cmd {
-            abi::IOC_RESET => {
+        // Dispatch on the type byte and the number; the size may differ (see `abi`).
+        let ty = _IOC_TYPE(cmd);
+        if ty != abi::IOC_MAGIC {
+            dev_dbg!(dev, "ioctl {:#x}: type {:#x} is not ours\n", cmd, ty);
+            return Err(ENOTTY);
+        }
+        match _IOC_NR(cmd) {
+            abi::NR_RESET => {
+                ioctl_arg(dev, cmd, arg, abi::IOC_NONE)?;
                 state.used = 0;
                 state.data.fill(0);
-                dev_dbg!(shared.dev, "buffer reset\n");
+                dev_dbg!(dev, "buffer reset\n");
             }
-            abi::IOC_GET_STATUS => {
+            abi::NR_GET_STATUS => {
+                let user = ioctl_arg(dev, cmd, arg, abi::IOC_READ)?;
                 let status = shared.status(&state);
                 drop(state);
-                user.writer().write(&status)?;
+                // `AsBytes::` spelled out: the prelude's `IntoBytes` has an `as_bytes` as well.
+                user.writer()
+                    .write_slice_partial(AsBytes::as_bytes(&status), 0)?;
             }
-            abi::IOC_GET_VALUE => {
+            abi::NR_GET_VALUE => {
+                let user = ioctl_arg(dev, cmd, arg, abi::IOC_READ)?;
                 let value = state.value;
                 drop(state);
-                user.writer().write(&value)?;
+                user.writer()
+                    .write_slice_partial(AsBytes::as_bytes(&value), 0)?;
             }
-            abi::IOC_SET_VALUE => {
+            abi::NR_SET_VALUE => {
+                let user = ioctl_arg(dev, cmd, arg, abi::IOC_WRITE)?;
                 drop(state);
-                let value: u32 = user.reader().read()?;
+                // A shorter argument leaves the upper bytes zero.
+                let mut value = 0u32;
+                user.reader()
+                    .read_slice_partial(AsBytes::as_bytes_mut(&mut value), 0)?;
                 if value > abi::VALUE_MAX {
+                    dev_dbg!(
+                        dev,
+                        "SET_VALUE {} rejected: at most {} allowed\n",
+                        value,
+                        abi::VALUE_MAX
+                    );
                     return Err(EINVAL);
                 }
                 shared.lock_bound()?.value = value;
-                dev_dbg!(shared.dev, "value set to {}\n", value);
+                dev_dbg!(dev, "value set to {}\n", value);
             }
-            abi::IOC_GET_ABI_VERSION => return Ok(abi::ABI_VERSION as isize),
-            _ => {
-                dev_dbg!(shared.dev, "unknown ioctl {:#x}\n", cmd);
+            abi::NR_GET_ABI_VERSION => {
+                ioctl_arg(dev, cmd, arg, abi::IOC_NONE)?;
+                return Ok(abi::ABI_VERSION as isize);
+            }
+            nr => {
+                dev_dbg!(dev, "ioctl {:#x}: unknown number {}\n", cmd, nr);
                 return Err(ENOTTY);
             }
         }
         Ok(0)
     }
+}
+
+/// Checks the direction and the size of command `cmd`, whose number has the direction `dir` in
+/// the ABI, and returns its argument as a user slice of the size the caller encoded in `cmd`.
+///
+/// A direction other than `dir` is `EINVAL`, and so is a size the direction rules out: anything
+/// but 0 without an argument, 0 or more than [`abi::IOC_SIZE_MAX`] with one. The caller copies
+/// `min(size in cmd, size in the driver)` bytes, so older (smaller) and newer (larger) builds of
+/// the structure both work.
+fn ioctl_arg(dev: &Device, cmd: u32, arg: usize, dir: u32) -> Result<UserSlice> {
+    let (cmd_dir, size) = (_IOC_DIR(cmd), _IOC_SIZE(cmd));
+    if cmd_dir != dir {
+        dev_dbg!(
+            dev,
+            "ioctl {:#x}: direction {}, but command {} has direction {}\n",
+            cmd,
+            cmd_dir,
+            _IOC_NR(cmd),
+            dir
+        );
+        return Err(EINVAL);
+    }
+    let size_ok = if dir == abi::IOC_NONE {
+        size == 0
+    } else {
+        (1..=abi::IOC_SIZE_MAX).contains(&size)
+    };
+    if !size_ok {
+        dev_dbg!(
+            dev,
+            "ioctl {:#x}: size {} is not allowed with direction {} (max {})\n",
+            cmd,
+            size,
+            dir,
+            abi::IOC_SIZE_MAX
+        );
+        return Err(EINVAL);
+    }
+    Ok(UserSlice::new(UserPtr::from_addr(arg), size))
 }
 
 /// The driver data of a bound device.
@@ -487,9 +600,19 @@ impl platform::Driver for DmDriver {
     }
 }
 
-/// Counts a sleep callback.
+/// Counts a sleep callback. The counter saturates at `u32::MAX`: a statistic must neither wrap
+/// to small numbers nor make a sleep transition fail.
 fn count_pm(dev: &Device, counter: &Atomic<u32>, what: &str) -> Result {
-    let n = counter.fetch_add(1, Relaxed) + 1;
+    let mut old = counter.load(Relaxed);
+    let n = loop {
+        let Some(new) = old.checked_add(1) else {
+            break old;
+        };
+        match counter.cmpxchg(old, new, Relaxed) {
+            Ok(_) => break new,
+            Err(current) => old = current,
+        }
+    };
     dev_dbg!(dev, "{} (#{})\n", what, n);
     Ok(())
 }

@@ -7,6 +7,7 @@ mod abi;
 
 fn main() {
     println!("ABI_VERSION={}", abi::ABI_VERSION);
+    println!("IOC_MAGIC={:#x}", abi::IOC_MAGIC);
     println!("IOC_RESET={:#x}", abi::IOC_RESET);
     println!("IOC_GET_STATUS={:#x}", abi::IOC_GET_STATUS);
     println!("IOC_GET_VALUE={:#x}", abi::IOC_GET_VALUE);
@@ -18,4 +19,5 @@ fn main() {
         core::mem::offset_of!(abi::Status, greeting)
     );
     println!("VALUE_MAX={}", abi::VALUE_MAX);
+    println!("IOC_SIZE_MAX={}", abi::IOC_SIZE_MAX);
 }

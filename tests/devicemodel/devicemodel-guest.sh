@@ -80,6 +80,9 @@ check "read/write/offset/EOF semantics" "$DMTEST" rw
 check "cat after echo" sh -c "echo hello > $NODE && [ \"\$(cat $NODE)\" = hello ]"
 check "sysfs buffer_used after echo" file_is "$DEV/buffer_used" 6
 check "every ioctl with good and bad arguments" "$DMTEST" ioctl 42 "hello from rpibsp"
+check "older (smaller) and newer (larger) argument sizes: min-size copy, zero-filled input" "$DMTEST" sizes 42 "hello from rpibsp"
+check "unknown numbers, the old type byte 0xB5 and other types give ENOTTY" "$DMTEST" enotty
+check "known numbers with a wrong direction or size give EINVAL and do nothing" "$DMTEST" einval
 check "8 concurrent openers" "$DMTEST" concurrent 8
 check "open_count back to 0" file_is "$DEV/open_count" 0
 

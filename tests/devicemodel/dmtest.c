@@ -9,6 +9,14 @@
  *   dmtest ioctl VALUE GREETING
  *                             every ioctl with good and bad arguments; VALUE and GREETING are the
  *                             device-tree configuration the driver must report
+ *   dmtest sizes VALUE GREETING
+ *                             every command with older (smaller) and newer (larger) argument
+ *                             sizes: the driver copies min(size in the command, its own size)
+ *                             bytes, leaves the rest of an output buffer alone and zero-fills the
+ *                             missing bytes of an input; VALUE and GREETING as for `ioctl`
+ *   dmtest enotty             unknown numbers, the old type byte 0xB5 and other types: ENOTTY
+ *   dmtest einval             known numbers with a wrong direction or an impossible size: EINVAL,
+ *                             without any effect
  *   dmtest value VALUE        GET_VALUE returns VALUE
  *   dmtest concurrent N       N processes open the device at once and write/read their own bytes
  *   dmtest hold DIR           open the device, create DIR/held, wait for DIR/go, then check that
@@ -26,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -76,6 +85,7 @@ static int get_status(int fd, struct dm_status *st)
 static int cmd_abi(void)
 {
 	printf("ABI_VERSION=%u\n", DM_ABI_VERSION);
+	printf("IOC_MAGIC=%#x\n", DM_IOC_MAGIC);
 	printf("IOC_RESET=%#lx\n", (unsigned long)DM_IOC_RESET);
 	printf("IOC_GET_STATUS=%#lx\n", (unsigned long)DM_IOC_GET_STATUS);
 	printf("IOC_GET_VALUE=%#lx\n", (unsigned long)DM_IOC_GET_VALUE);
@@ -84,6 +94,7 @@ static int cmd_abi(void)
 	printf("STATUS_SIZE=%zu\n", sizeof(struct dm_status));
 	printf("STATUS_GREETING_OFFSET=%zu\n", offsetof(struct dm_status, greeting));
 	printf("VALUE_MAX=%u\n", DM_VALUE_MAX);
+	printf("IOC_SIZE_MAX=%u\n", DM_IOC_SIZE_MAX);
 	return 0;
 }
 
@@ -246,16 +257,8 @@ static int cmd_ioctl(unsigned long value, const char *greeting)
 	CHECK_ERR(ioctl(fd, DM_IOC_SET_VALUE, NULL), EFAULT, "SET_VALUE NULL");
 	CHECK_ERR(ioctl(fd, DM_IOC_SET_VALUE, (void *)-4096L), EFAULT, "SET_VALUE kernel pointer");
 
-	/* Unknown commands, wrong sizes or directions, another magic. */
+	/* Unknown commands, other sizes and wrong directions: dmtest enotty/sizes/einval. */
 	CHECK_ERR(ioctl(fd, _IO(DM_IOC_MAGIC, 99)), ENOTTY, "unknown nr 99");
-	CHECK_ERR(ioctl(fd, _IOR(DM_IOC_MAGIC, 1, uint32_t), &v), ENOTTY, "GET_STATUS size 4");
-	CHECK_ERR(ioctl(fd, _IOR(DM_IOC_MAGIC, 1, char[200]), &st), ENOTTY,
-		  "GET_STATUS size 200");
-	CHECK_ERR(ioctl(fd, _IOR(DM_IOC_MAGIC, 2, uint64_t), &v), ENOTTY, "GET_VALUE size 8");
-	CHECK_ERR(ioctl(fd, _IOW(DM_IOC_MAGIC, 2, uint32_t), &v), ENOTTY, "GET_VALUE as _IOW");
-	CHECK_ERR(ioctl(fd, _IOR(DM_IOC_MAGIC, 3, uint32_t), &v), ENOTTY, "SET_VALUE as _IOR");
-	CHECK_ERR(ioctl(fd, _IO(DM_IOC_MAGIC + 1, 0)), ENOTTY, "RESET with another magic");
-	CHECK_ERR(ioctl(fd, _IOW(DM_IOC_MAGIC, 0, uint32_t), &v), ENOTTY, "RESET with a size");
 
 	/* RESET empties the buffer and keeps the value. */
 	CHECK(write(fd, "abc", 3) == 3, "write: %s", strerror(errno));
@@ -266,6 +269,294 @@ static int cmd_ioctl(unsigned long value, const char *greeting)
 	/* Put the configured value back for the next checks. */
 	v = value;
 	CHECK(ioctl(fd, DM_IOC_SET_VALUE, &v) == 0, "SET_VALUE back: %s", strerror(errno));
+	close(fd);
+	return failures ? 1 : 0;
+}
+
+/*
+ * Two pages, the second PROT_NONE: `guard_end(g, n)` is the address n bytes before the
+ * inaccessible page, so a call that touches more than n bytes from there fails with EFAULT.
+ */
+struct guard {
+	char *base;
+	long page;
+};
+
+static struct guard guard_map(void)
+{
+	struct guard g = { NULL, sysconf(_SC_PAGESIZE) };
+
+	g.base = mmap(NULL, 2 * g.page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (g.base == MAP_FAILED || mprotect(g.base + g.page, g.page, PROT_NONE)) {
+		printf("# FAIL: mmap/mprotect of a guard page: %s\n", strerror(errno));
+		exit(1);
+	}
+	return g;
+}
+
+static char *guard_end(struct guard g, size_t n)
+{
+	return g.base + g.page - n;
+}
+
+/* Whether `n` bytes at `p` all equal `c`. */
+static int all_are(const void *p, size_t n, unsigned char c)
+{
+	for (size_t i = 0; i < n; i++)
+		if (((const unsigned char *)p)[i] != c)
+			return 0;
+	return 1;
+}
+
+/* Sets the value with a full-size SET_VALUE and reads it back. */
+static void set_value_ok(int fd, uint32_t v)
+{
+	uint32_t r = ~v;
+
+	CHECK(ioctl(fd, DM_IOC_SET_VALUE, &v) == 0, "SET_VALUE %u: %s", v, strerror(errno));
+	CHECK(ioctl(fd, DM_IOC_GET_VALUE, &r) == 0 && r == v, "GET_VALUE %u, want %u", r, v);
+}
+
+static uint32_t get_value(int fd)
+{
+	uint32_t r = 0xdeadbeef;
+
+	CHECK(ioctl(fd, DM_IOC_GET_VALUE, &r) == 0, "GET_VALUE: %s", strerror(errno));
+	return r;
+}
+
+static int cmd_sizes(unsigned long value, const char *greeting)
+{
+	const size_t full = sizeof(struct dm_status), old = offsetof(struct dm_status, greeting);
+	const size_t sizes[] = { 1, 4, old, full - 1, full, full + 1, 200, DM_IOC_SIZE_MAX };
+	struct guard g = guard_map();
+	struct dm_status ref;
+	unsigned char buf[DM_IOC_SIZE_MAX + 16];
+	uint32_t v;
+	char *p;
+	int fd = open_dev(O_RDWR);
+
+	/* The reference: a GET_STATUS of this build's size (nothing changes in between). */
+	CHECK(get_status(fd, &ref) == 0, "GET_STATUS: %s", strerror(errno));
+	CHECK(ref.size == full && !strcmp(ref.greeting, greeting) && ref.value == value,
+	      "reference status: size %u greeting '%.32s' value %u", ref.size, ref.greeting, ref.value);
+
+	/*
+	 * GET_STATUS of older (smaller) and newer (larger) builds of struct dm_status: the driver
+	 * writes min(size, its size) bytes, the rest of the buffer stays as it was. `size` tells a
+	 * caller how much the driver's structure has.
+	 */
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t n = sizes[i], copied = n < full ? n : full;
+		unsigned long cmd = _IOC(_IOC_READ, DM_IOC_MAGIC, DM_NR_GET_STATUS, n);
+
+		memset(buf, 0x5a, sizeof(buf));
+		CHECK(ioctl(fd, cmd, buf) == 0, "GET_STATUS size %zu: %s", n, strerror(errno));
+		CHECK(!memcmp(buf, &ref, copied), "GET_STATUS size %zu: the first %zu bytes differ", n,
+		      copied);
+		CHECK(all_are(buf + copied, sizeof(buf) - copied, 0x5a),
+		      "GET_STATUS size %zu: bytes after the first %zu were written", n, copied);
+	}
+	/* The old 48-byte structure right before an inaccessible page: no byte more is touched. */
+	p = guard_end(g, old);
+	memset(p, 0x5a, old);
+	CHECK(ioctl(fd, _IOC(_IOC_READ, DM_IOC_MAGIC, DM_NR_GET_STATUS, old), p) == 0,
+	      "GET_STATUS size %zu before a guard page: %s", old, strerror(errno));
+	CHECK(!memcmp(p, &ref, old), "GET_STATUS size %zu before a guard page: content", old);
+	/* A newer 200-byte structure of which only the driver's 80 bytes are accessible. */
+	p = guard_end(g, full);
+	CHECK(ioctl(fd, _IOC(_IOC_READ, DM_IOC_MAGIC, DM_NR_GET_STATUS, 200), p) == 0,
+	      "GET_STATUS size 200 with %zu accessible bytes: %s", full, strerror(errno));
+	CHECK(!memcmp(p, &ref, full), "GET_STATUS size 200 with %zu accessible bytes: content", full);
+	/* ... but one byte less is a fault. */
+	p = guard_end(g, full - 1);
+	CHECK_ERR(ioctl(fd, _IOC(_IOC_READ, DM_IOC_MAGIC, DM_NR_GET_STATUS, 200), p), EFAULT,
+		  "GET_STATUS size 200 with 79 accessible bytes");
+
+	/* GET_VALUE as a 2-byte (older) and an 8-byte (newer) argument. */
+	memset(buf, 0x5a, 16);
+	CHECK(ioctl(fd, _IOC(_IOC_READ, DM_IOC_MAGIC, DM_NR_GET_VALUE, 2), buf) == 0,
+	      "GET_VALUE size 2: %s", strerror(errno));
+	CHECK(!memcmp(buf, &ref.value, 2) && all_are(buf + 2, 14, 0x5a),
+	      "GET_VALUE size 2: got %02x %02x %02x", buf[0], buf[1], buf[2]);
+	memset(buf, 0x5a, 16);
+	p = guard_end(g, 4);
+	CHECK(ioctl(fd, _IOR(DM_IOC_MAGIC, DM_NR_GET_VALUE, uint64_t), buf) == 0 &&
+		      ioctl(fd, _IOR(DM_IOC_MAGIC, DM_NR_GET_VALUE, uint64_t), p) == 0,
+	      "GET_VALUE size 8: %s", strerror(errno));
+	CHECK(!memcmp(buf, &ref.value, 4) && all_are(buf + 4, 12, 0x5a) && !memcmp(p, &ref.value, 4),
+	      "GET_VALUE size 8: wrong content or bytes after the first 4 written");
+
+	/* SET_VALUE from a newer 8-byte argument: the driver's 4 bytes count, the rest is ignored. */
+	{
+		uint32_t arg[2] = { 7, 0xffffffffu };
+
+		CHECK(ioctl(fd, _IOW(DM_IOC_MAGIC, DM_NR_SET_VALUE, uint64_t), arg) == 0,
+		      "SET_VALUE size 8: %s", strerror(errno));
+		CHECK(get_value(fd) == 7, "value after SET_VALUE size 8 {7, ~0}");
+	}
+	/* Only 4 of the 8 bytes accessible: the driver reads no more than its 4. */
+	p = guard_end(g, 4);
+	v = 8;
+	memcpy(p, &v, 4);
+	CHECK(ioctl(fd, _IOW(DM_IOC_MAGIC, DM_NR_SET_VALUE, uint64_t), p) == 0,
+	      "SET_VALUE size 8 with 4 accessible bytes: %s", strerror(errno));
+	CHECK(get_value(fd) == 8, "value after SET_VALUE size 8 before a guard page");
+	/*
+	 * SET_VALUE from older (smaller) arguments right before the guard page: the missing upper
+	 * bytes are zero, whatever the memory after the argument holds.
+	 */
+	{
+		static const struct {
+			size_t n;
+			unsigned char b[3];
+			uint32_t want; /* 0: EINVAL */
+		} small[] = {
+			{ 1, { 0xff }, 0xff },
+			{ 2, { 0x39, 0x30 }, 12345 },
+			{ 3, { 0x40, 0x42, 0x0f }, DM_VALUE_MAX },
+			{ 3, { 0x41, 0x42, 0x0f }, 0 }, /* VALUE_MAX + 1 */
+		};
+
+		for (size_t i = 0; i < sizeof(small) / sizeof(small[0]); i++) {
+			unsigned long cmd = _IOC(_IOC_WRITE, DM_IOC_MAGIC, DM_NR_SET_VALUE, small[i].n);
+			uint32_t before = get_value(fd);
+
+			/* In the middle of a page full of 0xff, too: no byte after the argument counts. */
+			memset(g.base, 0xff, g.page);
+			memcpy(g.base + 64, small[i].b, small[i].n);
+			p = guard_end(g, small[i].n);
+			memcpy(p, small[i].b, small[i].n);
+			if (small[i].want) {
+				CHECK(ioctl(fd, cmd, p) == 0, "SET_VALUE size %zu: %s", small[i].n,
+				      strerror(errno));
+				CHECK(get_value(fd) == small[i].want, "SET_VALUE size %zu: value %u, want %u",
+				      small[i].n, get_value(fd), small[i].want);
+				set_value_ok(fd, before);
+				CHECK(ioctl(fd, cmd, g.base + 64) == 0 && get_value(fd) == small[i].want,
+				      "SET_VALUE size %zu followed by 0xff bytes: value %u, want %u",
+				      small[i].n, get_value(fd), small[i].want);
+			} else {
+				CHECK_ERR(ioctl(fd, cmd, p), EINVAL, "SET_VALUE size 3 of VALUE_MAX + 1");
+				CHECK(get_value(fd) == before, "value changed by a rejected SET_VALUE");
+			}
+		}
+	}
+	/* The largest size works for an output and an input; it is a page, so check it on buf. */
+	memset(buf, 0, sizeof(buf));
+	v = 9;
+	memcpy(buf, &v, 4);
+	CHECK(ioctl(fd, _IOC(_IOC_WRITE, DM_IOC_MAGIC, DM_NR_SET_VALUE, DM_IOC_SIZE_MAX), buf) == 0 &&
+		      get_value(fd) == 9,
+	      "SET_VALUE size %d: %s", DM_IOC_SIZE_MAX, strerror(errno));
+
+	/* RESET and GET_ABI_VERSION have no argument: size 0 only (dmtest einval). */
+	CHECK(ioctl(fd, DM_IOC_GET_ABI_VERSION) == DM_ABI_VERSION, "GET_ABI_VERSION");
+
+	set_value_ok(fd, value);
+	munmap(g.base, 2 * g.page);
+	close(fd);
+	return failures ? 1 : 0;
+}
+
+static int cmd_enotty(void)
+{
+	struct dm_status st;
+	unsigned char buf[DM_IOC_SIZE_MAX];
+	int fd = open_dev(O_RDWR);
+	unsigned nr, t;
+
+	/* Every number above the last command, with every direction. */
+	for (nr = DM_NR_GET_ABI_VERSION + 1; nr < 256; nr++) {
+		CHECK_ERR(ioctl(fd, _IO(DM_IOC_MAGIC, nr)), ENOTTY, "unknown nr (_IO)");
+		CHECK_ERR(ioctl(fd, _IOR(DM_IOC_MAGIC, nr, uint32_t), buf), ENOTTY, "unknown nr (_IOR)");
+		CHECK_ERR(ioctl(fd, _IOW(DM_IOC_MAGIC, nr, uint32_t), buf), ENOTTY, "unknown nr (_IOW)");
+		CHECK_ERR(ioctl(fd, _IOWR(DM_IOC_MAGIC, nr, struct dm_status), buf), ENOTTY,
+			  "unknown nr (_IOWR)");
+		if (failures) {
+			printf("# (at nr %u)\n", nr);
+			break;
+		}
+	}
+	/* The commands of ABI version 1, with the type byte 0xB5 of rpmsg. */
+	CHECK_ERR(ioctl(fd, _IO(DM_IOC_MAGIC_V1, 0)), ENOTTY, "v1 RESET (type 0xB5)");
+	CHECK_ERR(ioctl(fd, _IOR(DM_IOC_MAGIC_V1, 1, struct dm_status), &st), ENOTTY,
+		  "v1 GET_STATUS (type 0xB5)");
+	CHECK_ERR(ioctl(fd, _IOR(DM_IOC_MAGIC_V1, 2, uint32_t), buf), ENOTTY,
+		  "v1 GET_VALUE (type 0xB5)");
+	CHECK_ERR(ioctl(fd, _IOW(DM_IOC_MAGIC_V1, 3, uint32_t), buf), ENOTTY,
+		  "v1 SET_VALUE (type 0xB5)");
+	CHECK_ERR(ioctl(fd, _IO(DM_IOC_MAGIC_V1, 4)), ENOTTY, "v1 GET_ABI_VERSION (type 0xB5)");
+	/* This version's commands with any other type byte (not the ones the VFS handles). */
+	for (t = 1; t < 256; t++) {
+		if (t == DM_IOC_MAGIC || t == 'T' || t == 'X' || t == 'f' || t == 0x94 || t == 0x15)
+			continue;
+		CHECK_ERR(ioctl(fd, _IO(t, DM_NR_GET_ABI_VERSION)), ENOTTY, "GET_ABI_VERSION, other type");
+		CHECK_ERR(ioctl(fd, _IOR(t, DM_NR_GET_VALUE, uint32_t), buf), ENOTTY,
+			  "GET_VALUE, other type");
+		if (failures) {
+			printf("# (at type %#x)\n", t);
+			break;
+		}
+	}
+	close(fd);
+	return failures ? 1 : 0;
+}
+
+static int cmd_einval(void)
+{
+	unsigned char buf[DM_IOC_SIZE_MAX + 16];
+	struct dm_status st;
+	uint32_t v = 0, before;
+	ssize_t n;
+	int fd = open_dev(O_RDWR);
+
+	CHECK(ioctl(fd, DM_IOC_RESET) == 0, "RESET: %s", strerror(errno));
+	n = write(fd, "abc", 3);
+	CHECK(n == 3, "write: %zd", n);
+	before = get_value(fd);
+
+	/* Known numbers with another direction. */
+	CHECK_ERR(ioctl(fd, _IOW(DM_IOC_MAGIC, DM_NR_RESET, uint32_t), &v), EINVAL, "RESET as _IOW");
+	CHECK_ERR(ioctl(fd, _IOR(DM_IOC_MAGIC, DM_NR_RESET, uint32_t), &v), EINVAL, "RESET as _IOR");
+	CHECK_ERR(ioctl(fd, _IO(DM_IOC_MAGIC, DM_NR_GET_STATUS)), EINVAL, "GET_STATUS as _IO");
+	CHECK_ERR(ioctl(fd, _IOW(DM_IOC_MAGIC, DM_NR_GET_STATUS, struct dm_status), &st), EINVAL,
+		  "GET_STATUS as _IOW");
+	CHECK_ERR(ioctl(fd, _IOWR(DM_IOC_MAGIC, DM_NR_GET_STATUS, struct dm_status), &st), EINVAL,
+		  "GET_STATUS as _IOWR");
+	CHECK_ERR(ioctl(fd, _IOW(DM_IOC_MAGIC, DM_NR_GET_VALUE, uint32_t), &v), EINVAL,
+		  "GET_VALUE as _IOW");
+	v = 5;
+	CHECK_ERR(ioctl(fd, _IOR(DM_IOC_MAGIC, DM_NR_SET_VALUE, uint32_t), &v), EINVAL,
+		  "SET_VALUE as _IOR");
+	CHECK_ERR(ioctl(fd, _IOWR(DM_IOC_MAGIC, DM_NR_SET_VALUE, uint32_t), &v), EINVAL,
+		  "SET_VALUE as _IOWR");
+	CHECK_ERR(ioctl(fd, _IO(DM_IOC_MAGIC, DM_NR_SET_VALUE)), EINVAL, "SET_VALUE as _IO");
+	CHECK_ERR(ioctl(fd, _IOR(DM_IOC_MAGIC, DM_NR_GET_ABI_VERSION, uint32_t), &v), EINVAL,
+		  "GET_ABI_VERSION as _IOR");
+
+	/* Sizes no build of the structures can have. */
+	CHECK_ERR(ioctl(fd, _IOC(_IOC_NONE, DM_IOC_MAGIC, DM_NR_RESET, 4), &v), EINVAL,
+		  "RESET (_IO) with a size");
+	CHECK_ERR(ioctl(fd, _IOC(_IOC_NONE, DM_IOC_MAGIC, DM_NR_GET_ABI_VERSION, 1), &v), EINVAL,
+		  "GET_ABI_VERSION (_IO) with a size");
+	CHECK_ERR(ioctl(fd, _IOC(_IOC_READ, DM_IOC_MAGIC, DM_NR_GET_STATUS, 0), buf), EINVAL,
+		  "GET_STATUS size 0");
+	CHECK_ERR(ioctl(fd, _IOC(_IOC_WRITE, DM_IOC_MAGIC, DM_NR_SET_VALUE, 0), buf), EINVAL,
+		  "SET_VALUE size 0");
+	CHECK_ERR(ioctl(fd, _IOC(_IOC_READ, DM_IOC_MAGIC, DM_NR_GET_STATUS, DM_IOC_SIZE_MAX + 1), buf),
+		  EINVAL, "GET_STATUS size IOC_SIZE_MAX + 1");
+	CHECK_ERR(ioctl(fd, _IOC(_IOC_READ, DM_IOC_MAGIC, DM_NR_GET_VALUE, 16383), buf), EINVAL,
+		  "GET_VALUE size 16383");
+	memset(buf, 0, sizeof(buf));
+	CHECK_ERR(ioctl(fd, _IOC(_IOC_WRITE, DM_IOC_MAGIC, DM_NR_SET_VALUE, DM_IOC_SIZE_MAX + 1), buf),
+		  EINVAL, "SET_VALUE size IOC_SIZE_MAX + 1");
+
+	/* None of them had an effect. */
+	CHECK(get_status(fd, &st) == 0 && st.buf_used == 3, "buf_used %u after the rejected RESETs",
+	      st.buf_used);
+	CHECK(get_value(fd) == before, "value changed by a rejected SET_VALUE");
+	CHECK(ioctl(fd, DM_IOC_RESET) == 0, "RESET: %s", strerror(errno));
 	close(fd);
 	return failures ? 1 : 0;
 }
@@ -368,12 +659,19 @@ int main(int argc, char **argv)
 		return cmd_full(strtol(argv[2], NULL, 0));
 	if (!strcmp(cmd, "ioctl") && argc > 3)
 		return cmd_ioctl(strtoul(argv[2], NULL, 0), argv[3]);
+	if (!strcmp(cmd, "sizes") && argc > 3)
+		return cmd_sizes(strtoul(argv[2], NULL, 0), argv[3]);
+	if (!strcmp(cmd, "enotty"))
+		return cmd_enotty();
+	if (!strcmp(cmd, "einval"))
+		return cmd_einval();
 	if (!strcmp(cmd, "value") && argc > 2)
 		return cmd_value(strtoul(argv[2], NULL, 0));
 	if (!strcmp(cmd, "concurrent") && argc > 2)
 		return cmd_concurrent(atoi(argv[2]));
 	if (!strcmp(cmd, "hold") && argc > 2)
 		return cmd_hold(argv[2]);
-	fprintf(stderr, "usage: dmtest abi|rw|full N|ioctl VALUE GREETING|value V|concurrent N|hold DIR\n");
+	fprintf(stderr, "usage: dmtest abi|rw|full N|ioctl VALUE GREETING|sizes VALUE GREETING|enotty|"
+			"einval|value V|concurrent N|hold DIR\n");
 	return 2;
 }

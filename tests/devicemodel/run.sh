@@ -2,11 +2,13 @@
 # devicemodel suite: the rpibsp_devicemodel driver on the emulated Raspberry Pi, and the KUnit
 # tests of the kernel abstractions it uses (kernel/patches/0001-0009), which run at boot.
 #
-#   1. the C test program (dmtest.c) and drivers/devicemodel/abi.rs agree on the ioctl ABI;
+#   1. the C test program (dmtest.c) and drivers/devicemodel/abi.rs agree on the ioctl ABI, and
+#      its type byte is free in the kernel's ioctl-number.rst;
 #   2. the module builds out of tree against the BSP kernel;
 #   3. a boot with a test overlay (one valid node, several broken ones) runs
-#      devicemodel-guest.sh: parameter and DT validation, sysfs, read/write/ioctl, PM counters,
-#      unbind while open; the KUnit suites of the abstractions must have passed in that boot;
+#      devicemodel-guest.sh: parameter and DT validation, sysfs, read/write/ioctl (with older and
+#      newer argument sizes, ENOTTY/EINVAL rules), PM counters, unbind while open; the KUnit
+#      suites of the abstractions must have passed in that boot;
 #   4. a deliberately broken build of the driver (mutations of the behaviours under test) must
 #      make the guest checks of those behaviours fail.
 #
@@ -36,6 +38,31 @@ abi_same() {
 		diff -u "$work/abi.rust" "$work/abi.c"
 }
 t "the C test program and abi.rs agree on ioctl numbers and struct layout" abi_same
+# The type byte is free: no line (single number or range) of the kernel's ioctl-number.rst table
+# has it, and no _IO*() or *MAGIC/*IOC* define of the kernel's headers and drivers uses it.
+type_byte_free() {
+	local ksrc m hex table hits
+	ksrc=$(kmod_ksrc "$kdir") || return 1
+	table=$ksrc/Documentation/userspace-api/ioctl/ioctl-number.rst
+	[ -f "$table" ] || { echo "# no $table"; return 1; }
+	m=$("$work/abi_dump" | sed -n 's/^IOC_MAGIC=//p')
+	hex=$(printf '0x%02x' "$m")
+	echo "# type byte $hex"
+	hits=$(
+		grep -iE "^${hex}[[:space:]]" "$table"
+		if ((m >= 0x21 && m < 0x7f)); then
+			awk -v c="'$(printf '%b' "\\x${hex#0x}")'" 'substr($0, 1, 3) == c' "$table"
+		fi
+		grep -rIiE --include='*.h' --include='*.c' --include='*.rs' \
+			"((^|[^A-Za-z0-9_])_IO(R|W|WR)?\([[:space:]]*${hex}[[:space:]]*,|define[[:space:]]+[A-Z0-9_]*(MAGIC|IOC)[A-Z0-9_]*[[:space:]]+\(?$hex\b)" \
+			"$ksrc/include" "$ksrc/drivers" "$ksrc/fs" "$ksrc/rust"
+		true
+	)
+	[ -z "$hits" ] && return 0
+	printf '%s\n' "$hits" | sed -e "s|$ksrc/||" -e 's/^/#   taken: /'
+	return 1
+}
+t "the ioctl type byte of abi.rs is free in the kernel's ioctl-number.rst and uapi headers" type_byte_free
 
 # --- 2. module ---------------------------------------------------------------------------------
 build_module() { kmod_build "$kdir" "$@"; } # build_module <source dir> <object dir>
@@ -49,13 +76,16 @@ mkdir -p "$mutant"
 cp "$RPIBSP_ROOT"/drivers/devicemodel/{Kbuild,abi.rs,rpibsp_devicemodel.rs} "$mutant/"
 sed -i -e 's/return Err(ENOSPC);/return Ok(0);/' \
 	-e 's/state\.bound = false;/state.bound = true;/' \
-	-e '/abi::IOC_SET_VALUE => {/,/dev_dbg/ s/if value > abi::VALUE_MAX {/if value > abi::VALUE_MAX + 1 {/' \
+	-e '/abi::NR_SET_VALUE => {/,/dev_dbg/ s/if value > abi::VALUE_MAX {/if value > abi::VALUE_MAX + 1 {/' \
 	-e "/fn store<'bound>(/,/^    }\$/ s/if value > abi::VALUE_MAX {/if value > abi::VALUE_MAX + 1 {/" \
 	-e 's/count_pm(pdev.as_ref(), &this.shared.pm.resume, "resume")/Ok(())/' \
+	-e 's/\.write_slice_partial(AsBytes::as_bytes(&status), 0)?;/.write(\&status)?;/' \
+	-e 's/if ty != abi::IOC_MAGIC {/if ty != abi::IOC_MAGIC \&\& ty != 0xB5 {/' \
+	-e 's/if cmd_dir != dir {/if cmd_dir != dir \&\& cmd_dir != abi::IOC_READ | abi::IOC_WRITE {/' \
 	"$mutant/rpibsp_devicemodel.rs"
 mutations=$(diff "$RPIBSP_ROOT/drivers/devicemodel/rpibsp_devicemodel.rs" "$mutant/rpibsp_devicemodel.rs" | grep -c '^>' || true)
 echo "# mutant: $mutations lines changed"
-t "the mutant has its 5 mutations" test "$mutations" -eq 5
+t "the mutant has its 8 mutations" test "$mutations" -eq 8
 t "the mutant builds" build_module "$mutant" "$work/mutant"
 
 # --- 3. boot -----------------------------------------------------------------------------------
@@ -112,6 +142,9 @@ t "broken build: SET_VALUE range check fails" expect_fail "every ioctl with good
 t "broken build: sysfs range check fails" expect_fail "sysfs value rejects 1000001"
 t "broken build: resume counter check fails" expect_fail "resume counted once"
 t "broken build: ENODEV after unbind check fails" expect_fail "every call on the open file fails with ENODEV"
+t "broken build (exact-size GET_STATUS copy): argument size check fails" expect_fail "older .smaller. and newer .larger. argument sizes"
+t "broken build (type 0xB5 accepted): ENOTTY check fails" expect_fail "unknown numbers, the old type byte 0xB5"
+t "broken build (_IOWR accepted for every command): EINVAL check fails" expect_fail "known numbers with a wrong direction"
 grep -c '^not ok' "$work/mutant.out" | sed 's/^/# failing guest checks with the broken build: /' || true
 
 tap_end

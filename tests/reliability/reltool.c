@@ -331,29 +331,56 @@ static struct expect drv_rw(int is_write, long long pos, const struct ptr *p, si
 	return ex_union(ex_val(0, acc), ex_err(EFAULT));
 }
 
-/* The driver's answer to an ioctl on a bound device. */
+/* The driver's answer to an ioctl on a bound device (abi.rs): ENOTTY for another type byte or an
+ * unknown number, EINVAL for another direction than the number's or a size it rules out (not 0
+ * without an argument; 0 or above DM_IOC_SIZE_MAX with one); otherwise min(size, the driver's
+ * size) bytes are copied, the missing bytes of an input being zero. */
 static struct expect drv_ioctl(unsigned cmd, const struct ptr *p)
 {
-	switch (cmd) {
-	case DM_IOC_RESET:
-		return ex_val(0, 0);
-	case DM_IOC_GET_ABI_VERSION:
-		return ex_val(DM_ABI_VERSION, DM_ABI_VERSION);
-	case DM_IOC_GET_STATUS:
-		return p->user && p->wr >= (long)sizeof(struct dm_status) ? ex_val(0, 0) : ex_err(EFAULT);
-	case DM_IOC_GET_VALUE:
-		return p->user && p->wr >= 4 ? ex_val(0, 0) : ex_err(EFAULT);
-	case DM_IOC_SET_VALUE:
-		if (!p->user || p->rd < 4)
-			return ex_err(EFAULT);
-		{
-			uint32_t v;
+	unsigned nr = _IOC_NR(cmd), dir = _IOC_DIR(cmd), size = _IOC_SIZE(cmd), want_dir;
+	size_t ksize, n;
+	uint32_t v = 0;
 
-			memcpy(&v, p->p, 4);
-			return v <= DM_VALUE_MAX ? ex_val(0, 0) : ex_err(EINVAL);
-		}
+	if (_IOC_TYPE(cmd) != DM_IOC_MAGIC)
+		return ex_err(ENOTTY);
+	switch (nr) {
+	case DM_NR_RESET:
+	case DM_NR_GET_ABI_VERSION:
+		want_dir = _IOC_NONE;
+		ksize = 0;
+		break;
+	case DM_NR_GET_STATUS:
+		want_dir = _IOC_READ;
+		ksize = sizeof(struct dm_status);
+		break;
+	case DM_NR_GET_VALUE:
+		want_dir = _IOC_READ;
+		ksize = sizeof(uint32_t);
+		break;
+	case DM_NR_SET_VALUE:
+		want_dir = _IOC_WRITE;
+		ksize = sizeof(uint32_t);
+		break;
 	default:
 		return ex_err(ENOTTY);
+	}
+	if (dir != want_dir)
+		return ex_err(EINVAL);
+	if (want_dir == _IOC_NONE ? size != 0 : size == 0 || size > DM_IOC_SIZE_MAX)
+		return ex_err(EINVAL);
+	n = size < ksize ? size : ksize;
+	switch (nr) {
+	case DM_NR_RESET:
+		return ex_val(0, 0);
+	case DM_NR_GET_ABI_VERSION:
+		return ex_val(DM_ABI_VERSION, DM_ABI_VERSION);
+	case DM_NR_SET_VALUE:
+		if (!p->user || p->rd < (long)n)
+			return ex_err(EFAULT);
+		memcpy(&v, p->p, n);
+		return v <= DM_VALUE_MAX ? ex_val(0, 0) : ex_err(EINVAL);
+	default: /* GET_STATUS, GET_VALUE */
+		return p->user && p->wr >= (long)n ? ex_val(0, 0) : ex_err(EFAULT);
 	}
 }
 

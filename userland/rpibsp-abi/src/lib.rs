@@ -5,6 +5,11 @@
 //! and re-exports it, so user space and kernel cannot drift apart. On top of it, [`DeviceModel`]
 //! offers safe, typed wrappers around the ioctls and plain `read`/`write`/`seek`.
 //!
+//! The driver matches a command by its type byte ([`IOC_MAGIC`]), number and direction and copies
+//! `min(size in the command, its own size)` bytes, so binaries built with an older (smaller) or a
+//! newer (larger) [`Status`] keep working; the [`Status::size`] the driver reports says how much
+//! of it the driver filled in. Details: the compatibility rules in `abi.rs`.
+//!
 //! ```no_run
 //! use rpibsp_abi::DeviceModel;
 //! let dev = DeviceModel::open(DeviceModel::DEFAULT_PATH)?;

@@ -24,15 +24,95 @@ fn status_layout_is_the_documented_c_layout() {
 #[test]
 fn ioctl_numbers_match_the_c_encoding() {
     let status_size = size_of::<Status>() as u32;
-    assert_eq!(IOC_RESET, c_ioc(0, 0xB5, 0, 0));
-    assert_eq!(IOC_RESET, 0x0000_B500);
-    assert_eq!(IOC_GET_STATUS, c_ioc(2, 0xB5, 1, status_size));
-    assert_eq!(IOC_GET_STATUS, 0x8050_B501);
-    assert_eq!(IOC_GET_VALUE, 0x8004_B502);
-    assert_eq!(IOC_SET_VALUE, 0x4004_B503);
-    assert_eq!(IOC_GET_ABI_VERSION, 0x0000_B504);
+    assert_eq!(IOC_MAGIC, 0xE3);
+    assert_eq!(IOC_RESET, c_ioc(0, 0xE3, 0, 0));
+    assert_eq!(IOC_RESET, 0x0000_E300);
+    assert_eq!(IOC_GET_STATUS, c_ioc(2, 0xE3, 1, status_size));
+    assert_eq!(IOC_GET_STATUS, 0x8050_E301);
+    assert_eq!(IOC_GET_VALUE, 0x8004_E302);
+    assert_eq!(IOC_SET_VALUE, 0x4004_E303);
+    assert_eq!(IOC_GET_ABI_VERSION, 0x0000_E304);
     assert_eq!(ioc_size(IOC_GET_STATUS), size_of::<Status>());
     assert_eq!(ioc_size(IOC_SET_VALUE), 4);
+}
+
+/// The numbers as nix's `request_code_*!` (the `_IO`/`_IOR`/`_IOW` of the nix crate) build them.
+#[test]
+fn ioctl_numbers_match_nix() {
+    use nix::{request_code_none, request_code_read, request_code_write};
+    assert_eq!(IOC_RESET, request_code_none!(IOC_MAGIC, NR_RESET) as u32);
+    assert_eq!(
+        IOC_GET_STATUS,
+        request_code_read!(IOC_MAGIC, NR_GET_STATUS, size_of::<Status>()) as u32
+    );
+    assert_eq!(
+        IOC_GET_VALUE,
+        request_code_read!(IOC_MAGIC, NR_GET_VALUE, size_of::<u32>()) as u32
+    );
+    assert_eq!(
+        IOC_SET_VALUE,
+        request_code_write!(IOC_MAGIC, NR_SET_VALUE, size_of::<u32>()) as u32
+    );
+    assert_eq!(
+        IOC_GET_ABI_VERSION,
+        request_code_none!(IOC_MAGIC, NR_GET_ABI_VERSION) as u32
+    );
+}
+
+/// The numbers as libc's `_IO`/`_IOR`/`_IOW` const fns (the C macros) build them.
+#[test]
+fn ioctl_numbers_match_libc() {
+    use nix::libc::{_IO, _IOR, _IOW};
+    assert_eq!(IOC_RESET, _IO(IOC_MAGIC, NR_RESET) as u32);
+    assert_eq!(
+        IOC_GET_STATUS,
+        _IOR::<Status>(IOC_MAGIC, NR_GET_STATUS) as u32
+    );
+    assert_eq!(IOC_GET_VALUE, _IOR::<u32>(IOC_MAGIC, NR_GET_VALUE) as u32);
+    assert_eq!(IOC_SET_VALUE, _IOW::<u32>(IOC_MAGIC, NR_SET_VALUE) as u32);
+    assert_eq!(
+        IOC_GET_ABI_VERSION,
+        _IO(IOC_MAGIC, NR_GET_ABI_VERSION) as u32
+    );
+}
+
+/// The decoders the driver's dispatch relies on give back the fields of every command.
+#[test]
+fn ioctl_numbers_decode_to_type_number_direction_and_size() {
+    for (cmd, nr, dir, size) in [
+        (IOC_RESET, NR_RESET, IOC_NONE, 0),
+        (IOC_GET_STATUS, NR_GET_STATUS, IOC_READ, size_of::<Status>()),
+        (IOC_GET_VALUE, NR_GET_VALUE, IOC_READ, 4),
+        (IOC_SET_VALUE, NR_SET_VALUE, IOC_WRITE, 4),
+        (IOC_GET_ABI_VERSION, NR_GET_ABI_VERSION, IOC_NONE, 0),
+    ] {
+        assert_eq!(ioc_type(cmd), IOC_MAGIC, "{cmd:#x}");
+        assert_eq!(ioc_nr(cmd), nr, "{cmd:#x}");
+        assert_eq!(ioc_dir(cmd), dir, "{cmd:#x}");
+        assert_eq!(ioc_size(cmd), size, "{cmd:#x}");
+        assert!(size <= IOC_SIZE_MAX, "{cmd:#x}");
+    }
+    // Another size of the same command: same type, number and direction.
+    let old_status = ioc(IOC_READ, IOC_MAGIC, NR_GET_STATUS, 48);
+    assert_ne!(old_status, IOC_GET_STATUS);
+    assert_eq!(ioc_nr(old_status), ioc_nr(IOC_GET_STATUS));
+    assert_eq!(ioc_dir(old_status), ioc_dir(IOC_GET_STATUS));
+    assert_eq!(ioc_type(old_status), IOC_MAGIC);
+    // The largest size fits the 14-bit size field.
+    assert_eq!(
+        ioc_size(ioc(IOC_READ, IOC_MAGIC, 1, IOC_SIZE_MAX)),
+        IOC_SIZE_MAX
+    );
+}
+
+/// The type byte of ABI version 1, 0xB5, is rpmsg's (`uapi/linux/rpmsg.h`): not ours any more.
+#[test]
+fn type_byte_is_not_rpmsgs() {
+    assert_ne!(IOC_MAGIC, 0xB5);
+    // RPMSG_CREATE_EPT_IOCTL = _IOW(0xb5, 0x1, struct rpmsg_endpoint_info { char[32]; u32; u32 })
+    let rpmsg_create_ept = c_ioc(1, 0xB5, 1, 40);
+    assert_ne!(ioc_type(rpmsg_create_ept), IOC_MAGIC);
+    const { assert!(ABI_VERSION >= 2) };
 }
 
 #[test]
