@@ -12,5 +12,5 @@ pub mod qemu;
 pub mod runner;
 pub mod session;
 
-pub use runner::{run, RunConfig, RunReport, Target, Verdict};
+pub use runner::{run, run_observed, Observer, RunConfig, RunReport, Target, Verdict};
 pub use session::{Login, Timeouts};

@@ -1,7 +1,9 @@
 //! `rpibsp-hil`: boot a Raspberry Pi (real or emulated) through its console and run the
 //! BSP checks on it.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -9,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use clap::{ArgGroup, Parser, ValueEnum};
 
 use rpibsp_hil::qemu::{Machine, QemuSpec, Rootfs};
+use rpibsp_hil::runner::{Observer, RunReport};
 use rpibsp_hil::{Login, RunConfig, Target, Timeouts};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -41,9 +44,20 @@ EXAMPLES:
   # console served by ser2net (raw mode) or labgrid
   rpibsp-hil --tcp 127.0.0.1:5000 --cmd 'uname -a' --script checks.txt
 
+OUTPUT:
+  The on-board results are taken as each TAP line arrives. With --junit the file is rewritten
+  (atomically) after every result, with one extra failing case \"hil: run completed\" until the
+  run ends: a board that hangs, or rpibsp-hil killed by a CI timeout, leaves the results so far
+  and an honest failure. --junit's directory must exist and be writable and --log-dir must be
+  creatable; both are checked before anything starts.
+
+ENVIRONMENT:
+  RPIBSP_HIL_PASSWORD  the login password (instead of --password, which `ps` shows)
+
 EXIT STATUS:
   0 all passed   1 a check or command failed   2 bad command line
-  3 no shell (boot/login failed after all attempts)   4 target could not be opened/started";
+  3 no shell (boot/login failed after all attempts)   4 target could not be opened/started
+  5 an output cannot be written (--junit, --log-dir)";
 
 /// Boots a Raspberry Pi through its serial console (a serial device, a TCP console, or QEMU
 /// started for you), logs in, runs rpibsp-verify and your commands on it, and reports.
@@ -154,7 +168,12 @@ struct Cli {
     user: String,
 
     /// Password, if the board asks for one
-    #[arg(long, help_heading = "Login")]
+    #[arg(
+        long,
+        env = "RPIBSP_HIL_PASSWORD",
+        hide_env_values = true,
+        help_heading = "Login"
+    )]
     password: Option<String>,
 
     /// The console runs a shell without getty (initramfs): no login, wait for the shell
@@ -267,7 +286,7 @@ struct Cli {
     #[arg(long, value_name = "DIR", help_heading = "Output")]
     log_dir: Option<PathBuf>,
 
-    /// Write JUnit XML here
+    /// Write JUnit XML here (updated while the run goes; the directory must exist)
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     junit: Option<PathBuf>,
 
@@ -362,34 +381,143 @@ fn config(cli: &Cli) -> Result<RunConfig> {
     Ok(cfg)
 }
 
-fn real_main() -> Result<i32> {
-    let cli = Cli::parse();
-    let cfg = config(&cli)?;
-    let quiet = cli.quiet;
-    let mut progress = |line: &str| {
-        if !quiet {
+/// Exit status for a bad command line.
+const EXIT_USAGE: u8 = 2;
+/// Exit status when an output (--junit, --log-dir) cannot be written.
+const EXIT_OUTPUT: u8 = 5;
+
+/// The directory a file path lives in (`.` for a bare name).
+fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// --junit FILE: not a directory, in an existing directory where files can be created (the
+/// file is replaced by renaming a new one over it).
+fn check_junit(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        bail!("--junit {}: is a directory", path.display());
+    }
+    let dir = dir_of(path);
+    if dir.exists() && !dir.is_dir() {
+        bail!(
+            "--junit {}: {} is not a directory",
+            path.display(),
+            dir.display()
+        );
+    }
+    if !dir.is_dir() {
+        bail!(
+            "--junit {}: directory {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    temp_file_in(dir).with_context(|| {
+        format!(
+            "--junit {}: cannot create files in {}",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    Ok(())
+}
+
+/// --log-dir DIR: created if missing, and writable.
+fn check_log_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("--log-dir {}: cannot create it", dir.display()))?;
+    temp_file_in(dir)
+        .with_context(|| format!("--log-dir {}: cannot create files in it", dir.display()))?;
+    Ok(())
+}
+
+/// A new temporary file in `dir` (hidden, `.tmp`: never taken for a report by a glob).
+fn temp_file_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(".rpibsp-hil-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+}
+
+/// Replaces `path` with `text` atomically: readers see the old or the new file, never half of
+/// one, even when rpibsp-hil is killed while writing.
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let mut f = temp_file_in(dir_of(path))?;
+    f.write_all(text.as_bytes())?;
+    f.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    f.persist(path)?;
+    Ok(())
+}
+
+struct ConsoleObserver {
+    quiet: bool,
+    junit: Option<PathBuf>,
+    warned: bool,
+}
+
+impl Observer for ConsoleObserver {
+    fn progress(&mut self, line: &str) {
+        if !self.quiet {
             eprintln!("rpibsp-hil: {line}");
         }
+    }
+
+    fn snapshot(&mut self, report: &RunReport, step: &str) {
+        let Some(path) = &self.junit else { return };
+        let written = report
+            .junit_snapshot(step)
+            .map_err(anyhow::Error::from)
+            .and_then(|xml| write_atomically(path, &xml));
+        if let Err(e) = written {
+            if !self.warned {
+                eprintln!(
+                    "rpibsp-hil: warning: cannot update {} during the run: {e:#}",
+                    path.display()
+                );
+                self.warned = true;
+            }
+        }
+    }
+}
+
+fn real_main() -> Result<u8, (u8, anyhow::Error)> {
+    let cli = Cli::parse();
+    let cfg = config(&cli).map_err(|e| (EXIT_USAGE, e))?;
+    if let Some(path) = &cli.junit {
+        check_junit(path).map_err(|e| (EXIT_OUTPUT, e))?;
+    }
+    if let Some(dir) = &cli.log_dir {
+        check_log_dir(dir).map_err(|e| (EXIT_OUTPUT, e))?;
+    }
+    let mut observer = ConsoleObserver {
+        quiet: cli.quiet,
+        junit: cli.junit.clone(),
+        warned: false,
     };
-    let report = rpibsp_hil::run(&cfg, &mut progress);
+    let report = rpibsp_hil::run_observed(&cfg, &mut observer);
     print!("{}", report.summary());
     if let Some(path) = &cli.junit {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        std::fs::write(path, report.junit())
-            .with_context(|| format!("writing JUnit XML to {}", path.display()))?;
+        report
+            .junit()
+            .map_err(anyhow::Error::from)
+            .and_then(|xml| write_atomically(path, &xml))
+            .with_context(|| format!("writing JUnit XML to {}", path.display()))
+            .map_err(|e| (EXIT_OUTPUT, e))?;
         println!("JUnit XML: {}", path.display());
     }
-    Ok(report.verdict.exit_code())
+    Ok(u8::try_from(report.verdict.exit_code()).unwrap_or(1))
 }
 
 fn main() -> ExitCode {
     match real_main() {
-        Ok(code) => ExitCode::from(code as u8),
-        Err(e) => {
+        Ok(code) => ExitCode::from(code),
+        Err((code, e)) => {
             eprintln!("rpibsp-hil: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(code)
         }
     }
 }

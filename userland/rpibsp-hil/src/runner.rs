@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
-use rpibsp_report::{human_duration, tap, Case, Counts, Outcome};
+use rpibsp_report::tap::{LineKind, TapDocument, TapStream};
+use rpibsp_report::{human_duration, Case, Counts, Outcome};
 
 use crate::console::{Console, ConsoleError};
+use crate::protocol::ConsoleLine;
 use crate::qemu::{Qemu, QemuError, QemuSpec};
 use crate::session::{BootError, CmdResult, Login, Session, Timeouts};
 
@@ -160,48 +162,43 @@ pub struct RunReport {
     pub verdict: Verdict,
     /// Wall time.
     pub duration: Duration,
-    /// Start time (UTC, ISO 8601).
+    /// Start time (UTC, RFC 3339).
     pub started: String,
+    /// Start time.
+    pub started_at: SystemTime,
     /// Last console lines of the last attempt.
     pub console_tail: String,
 }
 
-/// Civil UTC date-time of a `SystemTime`: (year, month, day, hour, minute, second).
-pub fn utc(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0) as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        y,
-        m,
-        d,
-        (rem / 3600) as u32,
-        (rem % 3600 / 60) as u32,
-        (rem % 60) as u32,
-    )
+/// RFC 3339 UTC time, e.g. `2026-11-22T10:04:05Z`.
+pub fn rfc3339(t: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t)
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
-fn iso(t: SystemTime) -> String {
-    let (y, mo, d, h, mi, s) = utc(t);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+/// Compact UTC time for file names, e.g. `20261122T100405Z`.
+pub fn file_stamp(t: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t)
+        .format("%Y%m%dT%H%M%SZ")
+        .to_string()
 }
 
-fn stamp(t: SystemTime) -> String {
-    let (y, mo, d, h, mi, s) = utc(t);
-    format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
+/// Receives what a run does while it goes.
+pub trait Observer {
+    /// One line per step (boot, login, each command, each on-board result).
+    fn progress(&mut self, line: &str);
+    /// The report as it stands, after every new result; `step` says what runs now. A JUnit
+    /// file written from it ([`RunReport::junit_snapshot`]) survives a hang or a kill.
+    fn snapshot(&mut self, _report: &RunReport, _step: &str) {}
+}
+
+struct ProgressOnly<'a>(&'a mut dyn FnMut(&str));
+
+impl Observer for ProgressOnly<'_> {
+    fn progress(&mut self, line: &str) {
+        (self.0)(line);
+    }
 }
 
 enum Opened {
@@ -263,15 +260,18 @@ fn open(cfg: &RunConfig, workdir: &Path, notes: &mut Vec<String>) -> Result<Open
     })
 }
 
-struct Workdir {
-    path: PathBuf,
-    temporary: bool,
+/// QEMU's directory: the one given, or a fresh private temporary directory (random name,
+/// mode 0700, removed at the end) from `tempfile`.
+enum Workdir {
+    Given(PathBuf),
+    Temporary(tempfile::TempDir),
 }
 
-impl Drop for Workdir {
-    fn drop(&mut self) {
-        if self.temporary {
-            let _ = std::fs::remove_dir_all(&self.path);
+impl Workdir {
+    fn path(&self) -> &Path {
+        match self {
+            Workdir::Given(p) => p,
+            Workdir::Temporary(t) => t.path(),
         }
     }
 }
@@ -290,6 +290,16 @@ fn case(
 
 /// Runs everything; `progress` receives one line per step as it happens.
 pub fn run(cfg: &RunConfig, progress: &mut dyn FnMut(&str)) -> RunReport {
+    run_observed(cfg, &mut ProgressOnly(progress))
+}
+
+fn add(report: &mut RunReport, obs: &mut dyn Observer, c: Case, step: &str) {
+    report.cases.push(c);
+    obs.snapshot(report, step);
+}
+
+/// [`run`] with an [`Observer`] that also gets the report after every new result.
+pub fn run_observed(cfg: &RunConfig, obs: &mut dyn Observer) -> RunReport {
     let started_at = SystemTime::now();
     let start = Instant::now();
     let deadline = start + cfg.deadline;
@@ -300,33 +310,39 @@ pub fn run(cfg: &RunConfig, progress: &mut dyn FnMut(&str)) -> RunReport {
         notes: Vec::new(),
         verdict: Verdict::BootFailed,
         duration: Duration::ZERO,
-        started: iso(started_at),
+        started: rfc3339(started_at),
+        started_at,
         console_tail: String::new(),
     };
     let workdir = match &cfg.workdir {
-        Some(p) => Workdir {
-            path: p.clone(),
-            temporary: false,
-        },
-        None => Workdir {
-            path: std::env::temp_dir().join(format!(
-                "rpibsp-hil-{}-{}",
-                std::process::id(),
-                crate::session::new_nonce()
-            )),
-            temporary: true,
-        },
+        Some(p) => std::fs::create_dir_all(p).map(|()| Workdir::Given(p.clone())),
+        None => tempfile::Builder::new()
+            .prefix("rpibsp-hil-")
+            .tempdir()
+            .map(Workdir::Temporary),
     };
-    if let Err(e) = std::fs::create_dir_all(&workdir.path) {
-        report.cases.push(case(
-            "setup",
-            "work directory",
-            Outcome::Fail(format!("{}: {e}", workdir.path.display())),
-            None,
-        ));
-        report.verdict = Verdict::SetupFailed;
-        return report;
-    }
+    let workdir = match workdir {
+        Ok(w) => w,
+        Err(e) => {
+            let what = cfg.workdir.as_ref().map_or_else(
+                || {
+                    format!(
+                        "a temporary directory in {}",
+                        std::env::temp_dir().display()
+                    )
+                },
+                |p| p.display().to_string(),
+            );
+            report.cases.push(case(
+                "setup",
+                "work directory",
+                Outcome::Fail(format!("{what}: {e}")),
+                None,
+            ));
+            report.verdict = Verdict::SetupFailed;
+            return report;
+        }
+    };
 
     let attempts = cfg.boot_retries + 1;
     let mut boot_errors: Vec<BootError> = Vec::new();
@@ -334,11 +350,11 @@ pub fn run(cfg: &RunConfig, progress: &mut dyn FnMut(&str)) -> RunReport {
         if Instant::now() >= deadline {
             break;
         }
-        progress(&format!(
+        obs.progress(&format!(
             "attempt {number}/{attempts}: connecting to {}",
             report.target
         ));
-        let mut opened = match open(cfg, &workdir.path, &mut report.notes) {
+        let mut opened = match open(cfg, workdir.path(), &mut report.notes) {
             Ok(o) => o,
             Err(e) => {
                 report.cases.push(case(
@@ -359,7 +375,7 @@ pub fn run(cfg: &RunConfig, progress: &mut dyn FnMut(&str)) -> RunReport {
         let log = cfg.log_dir.as_ref().map(|d| {
             d.join(format!(
                 "{}-{}-attempt{number}.log",
-                stamp(started_at),
+                file_stamp(started_at),
                 cfg.target.slug()
             ))
         });
@@ -369,13 +385,14 @@ pub fn run(cfg: &RunConfig, progress: &mut dyn FnMut(&str)) -> RunReport {
             }
         }
         let boot_start = Instant::now();
+        obs.snapshot(&report, &format!("booting (attempt {number})"));
         let booted = {
             let mut session = Session::new(opened.console(), deadline);
             session.boot(&cfg.login, &cfg.timeouts)
         };
         match booted {
             Ok(times) => {
-                progress(&format!(
+                obs.progress(&format!(
                     "attempt {number}: shell after {} (prompt after {})",
                     human_duration(boot_start.elapsed()),
                     human_duration(times.boot)
@@ -384,9 +401,12 @@ pub fn run(cfg: &RunConfig, progress: &mut dyn FnMut(&str)) -> RunReport {
                     Login::User { .. } => "boot to login prompt",
                     Login::NoLogin { .. } => "boot to shell",
                 };
-                report
-                    .cases
-                    .push(case("boot", step, Outcome::Pass, Some(times.boot)));
+                add(
+                    &mut report,
+                    obs,
+                    case("boot", step, Outcome::Pass, Some(times.boot)),
+                    "logging in",
+                );
                 if let Login::User { user, .. } = &cfg.login {
                     let mut c = case(
                         "boot",
@@ -402,7 +422,7 @@ pub fn run(cfg: &RunConfig, progress: &mut dyn FnMut(&str)) -> RunReport {
                         c.details.push(n.clone());
                         report.notes.push(n);
                     }
-                    report.cases.push(c);
+                    add(&mut report, obs, c, "logged in");
                 }
                 report.attempts.push(Attempt {
                     number,
@@ -410,7 +430,7 @@ pub fn run(cfg: &RunConfig, progress: &mut dyn FnMut(&str)) -> RunReport {
                     log: log.clone(),
                 });
                 let mut session = Session::new(opened.console(), deadline);
-                run_commands(cfg, &mut session, &mut report, progress);
+                run_commands(cfg, &mut session, &mut report, obs);
                 report.console_tail = opened.console().tail(200);
                 report.verdict = if Counts::of(&report.cases).failed == 0 {
                     Verdict::Passed
@@ -428,7 +448,7 @@ pub fn run(cfg: &RunConfig, progress: &mut dyn FnMut(&str)) -> RunReport {
                     Opened::Plain(_) => None,
                 };
                 let outcome = format!("{e}{}", exited.unwrap_or_default());
-                progress(&format!("attempt {number}: {outcome}"));
+                obs.progress(&format!("attempt {number}: {outcome}"));
                 report.attempts.push(Attempt {
                     number,
                     outcome,
@@ -501,7 +521,7 @@ fn run_commands(
     cfg: &RunConfig,
     session: &mut Session<'_>,
     report: &mut RunReport,
-    progress: &mut dyn FnMut(&str),
+    obs: &mut dyn Observer,
 ) {
     if let Some(q) = &cfg.quiet_cmd {
         let r = session.run(q, cfg.timeouts.command);
@@ -512,7 +532,7 @@ fn run_commands(
                     .clone()
                     .unwrap_or_else(|| format!("exit {}", r.status.unwrap_or(-1)))
             ));
-            if r.status.is_none() && !recover(cfg, session, report) {
+            if r.status.is_none() && !recover(cfg, session, report, obs) {
                 return;
             }
         }
@@ -524,14 +544,17 @@ fn run_commands(
     pending.extend(cfg.commands.iter().map(|c| ("command", c.clone())));
     let mut iter = pending.into_iter();
     while let Some((kind, cmd)) = iter.next() {
-        progress(&format!("running: {cmd}"));
-        let timeout = if kind == "verify" {
-            cfg.verify_timeout
+        obs.progress(&format!("running: {cmd}"));
+        let step = format!("running `{cmd}`");
+        obs.snapshot(report, &step);
+        let r = if kind == "verify" {
+            run_verify(cfg, session, &cmd, report, obs, &step)
         } else {
-            cfg.timeouts.command
+            let r = session.run(&cmd, cfg.timeouts.command);
+            report.cases.push(command_case(&r));
+            r
         };
-        let r = session.run(&cmd, timeout);
-        progress(&format!(
+        obs.progress(&format!(
             "  {} in {}",
             match (r.status, &r.error) {
                 (Some(s), _) => format!("exit {s}"),
@@ -540,12 +563,8 @@ fn run_commands(
             },
             human_duration(r.duration)
         ));
-        if kind == "verify" {
-            verify_cases(&r, report);
-        } else {
-            report.cases.push(command_case(&r));
-        }
-        if r.status.is_none() && !recover(cfg, session, report) {
+        obs.snapshot(report, &format!("`{cmd}` ended"));
+        if r.status.is_none() && !recover(cfg, session, report, obs) {
             for (_, rest) in iter.by_ref() {
                 report.cases.push(case(
                     "command",
@@ -556,24 +575,73 @@ fn run_commands(
                     None,
                 ));
             }
+            obs.snapshot(report, "giving up on the console");
             return;
         }
     }
 }
 
-fn recover(cfg: &RunConfig, session: &mut Session<'_>, report: &mut RunReport) -> bool {
+fn recover(
+    cfg: &RunConfig,
+    session: &mut Session<'_>,
+    report: &mut RunReport,
+    obs: &mut dyn Observer,
+) -> bool {
+    obs.progress("  interrupting it (Ctrl-C) and waiting for the shell");
     match session.recover(cfg.timeouts.resync) {
         Ok(()) => true,
         Err(e) => {
-            report.cases.push(case(
-                "session",
-                "shell responds after a failed command",
-                Outcome::Fail(format!("{e}\nlast console lines:\n{}", e.tail)),
-                None,
-            ));
+            add(
+                report,
+                obs,
+                case(
+                    "session",
+                    "shell responds after a failed command",
+                    Outcome::Fail(format!("{e}\nlast console lines:\n{}", e.tail)),
+                    None,
+                ),
+                "giving up on the console",
+            );
             false
         }
     }
+}
+
+/// Runs the on-board verification: each TAP result becomes a case as soon as its line has
+/// arrived (with progress and a snapshot), so a board that hangs half-way still leaves the
+/// results before the hang, and the final case names where it hung.
+fn run_verify(
+    cfg: &RunConfig,
+    session: &mut Session<'_>,
+    cmd: &str,
+    report: &mut RunReport,
+    obs: &mut dyn Observer,
+    step: &str,
+) -> CmdResult {
+    let base = report.cases.len();
+    let mut stream = TapStream::new();
+    let r = session.run_streaming(cmd, cfg.verify_timeout, &mut |line| {
+        let ConsoleLine::Output(text) = line else {
+            return;
+        };
+        match stream.push_line(text) {
+            LineKind::Test => {
+                if let Some(t) = stream.tests().last() {
+                    obs.progress(&format!("  {} {}", t.outcome.label(), t.name));
+                }
+            }
+            LineKind::Diagnostic if stream.tests().is_empty() => return,
+            LineKind::Diagnostic => {}
+            _ => return,
+        }
+        report.cases.truncate(base);
+        report.cases.extend(verify_test_cases(stream.document()));
+        obs.snapshot(report, step);
+    });
+    report.cases.truncate(base);
+    let doc = stream.finish();
+    verify_cases(&doc, &r, report);
+    r
 }
 
 fn output_tail(text: &str, lines: usize) -> String {
@@ -607,13 +675,15 @@ fn hint(status: i32, cmd: &str) -> String {
     match status {
         127 => format!(" (`{prog}` not found on the board: is it in the rootfs and on PATH?)"),
         126 => format!(" (`{prog}` is not executable: wrong architecture or not static?)"),
-        130 => " (interrupted)".into(),
+        130 => " (interrupted: SIGINT)".into(),
+        143 => " (terminated: SIGTERM)".into(),
         _ => String::new(),
     }
 }
 
-fn verify_cases(r: &CmdResult, report: &mut RunReport) {
-    let doc = tap::parse(&r.output);
+/// One case per TAP result (`group: name` becomes class `verify.group`).
+fn verify_test_cases(doc: &TapDocument) -> Vec<Case> {
+    let mut cases = Vec::new();
     for t in &doc.tests {
         let (group, name) = match t.name.split_once(": ") {
             Some((g, n)) => (format!("verify.{g}"), n.to_string()),
@@ -626,9 +696,26 @@ fn verify_cases(r: &CmdResult, report: &mut RunReport) {
             .skip(usize::from(matches!(t.outcome, Outcome::Fail(_))))
             .cloned()
             .collect();
-        report.cases.push(c);
+        cases.push(c);
     }
+    cases
+}
+
+/// The cases of a finished (or hung) verification: its results and whether it completed.
+fn verify_cases(doc: &TapDocument, r: &CmdResult, report: &mut RunReport) {
+    report.cases.extend(verify_test_cases(doc));
     let mut problems = Vec::new();
+    if r.status.is_none() {
+        // It hung (or the board did): say after which result.
+        problems.push(match doc.tests.last() {
+            Some(t) => format!(
+                "no further result after result {} `{}`: the next check hung or the board stopped responding",
+                doc.tests.len(),
+                t.name
+            ),
+            None => "no result at all: it hung before the first check completed, or the board stopped responding".into(),
+        });
+    }
     if doc.tests.is_empty() || r.status.is_none() {
         problems.extend(doc.problems());
     } else if let Some(p) = doc
@@ -765,7 +852,34 @@ impl RunReport {
     }
 
     /// JUnit XML of the run.
-    pub fn junit(&self) -> String {
+    pub fn junit(&self) -> Result<String, rpibsp_report::junit::Error> {
+        self.junit_of(&self.cases, self.duration)
+    }
+
+    /// JUnit XML of a run still going (see [`Observer::snapshot`]): the cases so far and one
+    /// more that fails and says the run has not finished, so a file left behind by a killed
+    /// or hung rpibsp-hil never reads as a success. The final [`RunReport::junit`] has no
+    /// such case.
+    pub fn junit_snapshot(&self, step: &str) -> Result<String, rpibsp_report::junit::Error> {
+        let mut cases = self.cases.clone();
+        cases.push(case(
+            "hil",
+            "run completed",
+            Outcome::Fail(format!(
+                "rpibsp-hil has not finished: this file was written while it ran, at: {step}. \
+                 If it stays like this, rpibsp-hil was killed or hangs."
+            )),
+            None,
+        ));
+        let elapsed = self.started_at.elapsed().unwrap_or_default();
+        self.junit_of(&cases, elapsed)
+    }
+
+    fn junit_of(
+        &self,
+        cases: &[Case],
+        duration: Duration,
+    ) -> Result<String, rpibsp_report::junit::Error> {
         let mut props = vec![("target".to_string(), self.target.clone())];
         for a in &self.attempts {
             props.push((format!("attempt{}", a.number), a.outcome.clone()));
@@ -778,9 +892,9 @@ impl RunReport {
         }
         rpibsp_report::junit::render(&rpibsp_report::junit::Suite {
             name: "rpibsp-hil",
-            cases: &self.cases,
-            timestamp: Some(self.started.clone()),
-            duration: Some(self.duration),
+            cases,
+            timestamp: Some(self.started_at),
+            duration: Some(duration),
             properties: props,
             system_out: if self.console_tail.is_empty() {
                 None

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::console::{Console, LinkState, WaitError};
-use crate::protocol::{self, parse_framed, split_kernel_lines};
+use crate::protocol::{self, parse_framed, split_kernel_lines, ConsoleLine, FrameStream};
 
 /// Text the kernel prints when it dies.
 pub const PANIC: &str = "Kernel panic - not syncing";
@@ -376,6 +376,19 @@ impl<'c> Session<'c> {
 
     /// Runs `cmd` and waits for its end marker at most `timeout`.
     pub fn run(&mut self, cmd: &str, timeout: Duration) -> CmdResult {
+        self.run_streaming(cmd, timeout, &mut |_| {})
+    }
+
+    /// [`Session::run`], handing each line of the command's output (and each kernel line) to
+    /// `on_line` as soon as it has arrived completely. When the command ends, the lines given
+    /// are exactly those of [`CmdResult::output`] and [`CmdResult::kernel_lines`]; when it
+    /// hangs, they are the complete lines received until then.
+    pub fn run_streaming(
+        &mut self,
+        cmd: &str,
+        timeout: Duration,
+        on_line: &mut dyn FnMut(&ConsoleLine),
+    ) -> CmdResult {
         self.next += 1;
         let n = self.next;
         let start = Instant::now();
@@ -396,8 +409,15 @@ impl<'c> Session<'c> {
             return result;
         }
         let limit = self.limit(timeout);
+        let mut stream = FrameStream::new(&self.nonce, n, from);
         loop {
+            for line in stream.poll(&self.console.buf) {
+                on_line(&line);
+            }
             if let Some(f) = parse_framed(&self.console.buf, &self.nonce, n, from) {
+                for line in stream.finish(&self.console.buf, &f) {
+                    on_line(&line);
+                }
                 let (clean, kernel) = split_kernel_lines(&f.raw);
                 result.status = Some(f.status);
                 result.output = clean;

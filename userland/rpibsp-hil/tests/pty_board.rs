@@ -93,8 +93,9 @@ fn good_boot_login_verify_and_commands() {
         summary.contains("on-board checks: 3 of 3 passed"),
         "{summary}"
     );
-    let xml = r.junit();
-    assert!(xml.contains("tests=\"9\" failures=\"1\""), "{xml}");
+    let xml = r.junit().unwrap();
+    assert_eq!(xml.matches("tests=\"9\"").count(), 2, "{xml}");
+    assert_eq!(xml.matches("failures=\"1\"").count(), 2, "{xml}");
 }
 
 #[test]
@@ -236,8 +237,9 @@ fn garbage_on_the_line_does_not_disturb_the_session() {
     cfg.commands = vec!["true".into()];
     let r = run(&cfg);
     assert_eq!(r.verdict, Verdict::Passed, "{}", r.summary());
-    assert!(r.junit().contains("garbage"), "console tail in system-out");
-    assert!(!r.junit().contains('\u{0}'));
+    let xml = r.junit().unwrap();
+    assert!(xml.contains("garbage"), "console tail in system-out");
+    assert!(!xml.contains('\u{0}') && !xml.contains('\u{1b}'));
 }
 
 #[test]
@@ -422,4 +424,76 @@ fn unopenable_serial_port_is_a_setup_failure() {
         .reason()
         .unwrap()
         .contains("/dev/does-not-exist-rpibsp"));
+}
+
+/// rpibsp-verify's TAP as it now prints it: results as they come, the plan last.
+const STREAMED_TAP: &str = "# rpibsp-verify 0.1.0: mode emulated\nok 1 - overlay: live device tree readable\nok 2 - led: brightness 1 -> LED on\nok 3 - buttons: press button on\nok 4 - devicemodel: IOC_GET_STATUS fields\n1..4\n# 4 passed, 0 failed, 0 skipped\n";
+
+struct Snapshots(Vec<(String, String)>);
+
+impl rpibsp_hil::Observer for Snapshots {
+    fn progress(&mut self, _line: &str) {}
+    fn snapshot(&mut self, report: &rpibsp_hil::RunReport, step: &str) {
+        self.0
+            .push((step.to_string(), report.junit_snapshot(step).unwrap()));
+    }
+}
+
+#[test]
+fn a_board_hanging_mid_verify_keeps_the_results_so_far_and_names_the_hang() {
+    let board = PtyBoard::start(Board {
+        verify_output: STREAMED_TAP.into(),
+        verify_hang_after: Some(3), // header, results 1 and 2, then the buttons check hangs
+        verify_line_delay: Duration::from_millis(100),
+        ..Board::default()
+    });
+    let mut cfg = config(&board);
+    cfg.verify_timeout = Duration::from_secs(2);
+    cfg.commands = vec!["uname -a".into()];
+    let mut obs = Snapshots(Vec::new());
+    let r = rpibsp_hil::run_observed(&cfg, &mut obs);
+    assert_eq!(r.verdict, Verdict::Failed, "{}", r.summary());
+    assert_eq!(case(&r, "live device tree readable").outcome, Outcome::Pass);
+    assert_eq!(
+        case(&r, "live device tree readable").group,
+        "verify.overlay"
+    );
+    assert_eq!(case(&r, "brightness 1 -> LED on").outcome, Outcome::Pass);
+    assert!(r.cases.iter().all(|c| c.name != "press button on"));
+    let why = case(&r, "completes").outcome.reason().unwrap().to_string();
+    assert!(
+        why.starts_with(
+            "no further result after result 2 `led: brightness 1 -> LED on`: the next check hung"
+        ),
+        "{why}"
+    );
+    assert!(why.contains("no end marker within 2 s"), "{why}");
+    // The session was recovered: the command after it ran.
+    assert_eq!(
+        case(&r, "uname -a").outcome,
+        Outcome::Pass,
+        "{}",
+        r.summary()
+    );
+
+    // While it hung, the snapshots already had both results and an honest failure.
+    let (step, during) = obs
+        .0
+        .iter()
+        .rev()
+        .find(|(step, _)| step == "running `rpibsp-verify --format tap`")
+        .expect("snapshots during the verify command");
+    assert!(
+        during.contains("name=\"brightness 1 -&gt; LED on\""),
+        "{step}: {during}"
+    );
+    assert!(during.contains("name=\"run completed\""), "{during}");
+    assert!(during.contains("rpibsp-hil has not finished"), "{during}");
+    // The results arrived one by one: an earlier snapshot had only the first.
+    assert!(obs
+        .0
+        .iter()
+        .any(|(_, x)| x.contains("live device tree readable") && !x.contains("brightness 1")));
+    // The final XML has no such case.
+    assert!(!r.junit().unwrap().contains("run completed"));
 }

@@ -67,6 +67,7 @@ fn boot_is_retried_on_a_fresh_connection() {
 fn binary_end_to_end_with_junit_logs_and_script() {
     let board = TcpBoard::start(vec![Board::default()]);
     let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("report")).unwrap();
     let junit = dir.path().join("report/hil.xml");
     let logs = dir.path().join("logs");
     let script = dir.path().join("cmds.txt");
@@ -92,8 +93,12 @@ fn binary_end_to_end_with_junit_logs_and_script() {
     assert!(err.contains("running: uname -a"), "{err}");
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(
-        xml.contains("<testcase classname=\"command\" name=\"uname -a\""),
+        xml.contains("<testcase name=\"uname -a\" classname=\"command\""),
         "{xml}"
+    );
+    assert!(
+        !xml.contains("run completed"),
+        "the final file has no snapshot case"
     );
     let logs: Vec<_> = std::fs::read_dir(&logs).unwrap().collect();
     assert_eq!(logs.len(), 1);
@@ -133,6 +138,8 @@ fn binary_exit_codes() {
         "--boot-retries",
         "--junit",
         "EXIT STATUS",
+        "5 an output cannot be written",
+        "RPIBSP_HIL_PASSWORD",
     ] {
         assert!(out.contains(needle), "--help lacks {needle}:\n{out}");
     }
@@ -255,4 +262,122 @@ fn qemu_dies_with_a_killed_rpibsp_hil() {
         unsafe { libc::kill(pid, libc::SIGKILL) };
     }
     assert!(gone, "QEMU (pid {pid}) outlived the killed rpibsp-hil");
+}
+
+#[test]
+fn unwritable_outputs_are_exit_5_before_the_board_is_touched() {
+    let board = TcpBoard::start(vec![Board::default()]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let missing = dir.path().join("no/such/dir/hil.xml");
+    let under_file = file.join("hil.xml");
+    let cases: [(&[&str], &str); 4] = [
+        (&["--junit", missing.to_str().unwrap()], "does not exist"),
+        (&["--junit", dir.path().to_str().unwrap()], "is a directory"),
+        (
+            &["--junit", under_file.to_str().unwrap()],
+            "is not a directory",
+        ),
+        (&["--log-dir", under_file.to_str().unwrap()], "--log-dir"),
+    ];
+    for (args, why) in cases {
+        let mut all = vec!["--tcp", &board.addr, "--boot-timeout", "5"];
+        all.extend_from_slice(args);
+        let (code, out, err) = hil(&all);
+        assert_eq!(code, 5, "{args:?}: {out}{err}");
+        assert!(err.contains(why), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: nothing may run: {out}");
+    }
+    assert_eq!(
+        *board.connections.lock().unwrap(),
+        0,
+        "the board was contacted"
+    );
+}
+
+#[test]
+fn password_from_the_environment_and_never_shown() {
+    let board = TcpBoard::start(vec![Board {
+        password: Some("s3cret".into()),
+        ..Board::default()
+    }]);
+    let out = Command::new(env!("CARGO_BIN_EXE_rpibsp-hil"))
+        .env("RPIBSP_HIL_PASSWORD", "s3cret")
+        .args(["--tcp", &board.addr, "--boot-timeout", "5", "--no-verify"])
+        .args(["--cmd", "true"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let help = Command::new(env!("CARGO_BIN_EXE_rpibsp-hil"))
+        .env("RPIBSP_HIL_PASSWORD", "s3cret")
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("RPIBSP_HIL_PASSWORD"), "{help}");
+    assert!(
+        !help.contains("s3cret"),
+        "--help shows the password:\n{help}"
+    );
+}
+
+#[test]
+fn junit_file_holds_the_results_while_the_board_hangs_and_after_a_kill() {
+    let tap = "# rpibsp-verify 0.1.0: mode emulated\nok 1 - overlay: first\nnot ok 2 - led: second\n# GPIO 4 stayed low\nok 3 - buttons: third\n1..3\n";
+    let board = TcpBoard::start(vec![Board {
+        verify_output: tap.into(),
+        verify_hang_after: Some(4), // the buttons check hangs
+        ..Board::default()
+    }]);
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("hil.xml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rpibsp-hil"))
+        .args([
+            "--tcp",
+            &board.addr,
+            "--boot-timeout",
+            "5",
+            "--verify-timeout",
+            "120",
+        ])
+        .arg("--junit")
+        .arg(&junit)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let xml = loop {
+        let xml = std::fs::read_to_string(&junit).unwrap_or_default();
+        if xml.contains("GPIO 4 stayed low") {
+            break xml;
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("the results never reached {}: {xml}", junit.display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // A CI timeout kills the harness while the board hangs: SIGKILL, nothing runs after it.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let after = std::fs::read_to_string(&junit).unwrap();
+    for x in [&xml, &after] {
+        assert!(
+            x.contains("name=\"first\" classname=\"verify.overlay\""),
+            "{x}"
+        );
+        assert!(x.contains("<failure message=\"GPIO 4 stayed low\""), "{x}");
+        assert!(!x.contains("third"), "{x}");
+        // Never a success: the unfinished run is a failing case of its own.
+        assert!(
+            x.contains("name=\"run completed\" classname=\"hil\""),
+            "{x}"
+        );
+        assert!(x.contains("rpibsp-hil has not finished"), "{x}");
+        assert!(x.contains("running `rpibsp-verify --format tap`"), "{x}");
+        assert_eq!(x.matches("failures=\"2\"").count(), 2, "{x}");
+    }
 }

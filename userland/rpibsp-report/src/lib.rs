@@ -1,8 +1,8 @@
 //! Test results shared by `rpibsp-verify` (on the board) and `rpibsp-hil` (on the laptop):
 //! one [`Case`] per check, rendered as TAP (the project's test protocol) or JUnit XML, and a
-//! TAP parser so the laptop side can turn the board's TAP output back into cases.
+//! TAP parser so the laptop side can turn the board's TAP output back into cases, also while
+//! it is still arriving ([`tap::TapStream`]).
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 /// Result of one check.
@@ -116,29 +116,11 @@ impl Counts {
     }
 }
 
-/// Escapes text for XML attribute values and element content and drops the characters that
-/// XML 1.0 cannot carry at all (most control characters appear in raw console logs).
-pub fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' => out.push(ch),
-            '\r' => {}
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// TAP rendering and parsing.
+///
+/// The parser is line based and never indexes into the middle of a line, so any input is
+/// fine: console text decoded lossily from serial bytes, with line noise, kernel messages and
+/// broken multibyte characters, arriving in reads that split lines (and characters) anywhere.
 pub mod tap {
     use super::{Case, Outcome};
     use std::fmt::Write as _;
@@ -164,34 +146,44 @@ pub mod tap {
         out
     }
 
-    /// Renders cases as TAP: the plan, one line per case, `# ` lines with the reasons and
+    /// The plan line for `n` tests, `1..n` with its newline.
+    pub fn plan(n: usize) -> String {
+        format!("1..{n}\n")
+    }
+
+    /// One case as TAP: its test line (number `n`) and the `# ` lines with the reason and
     /// details. Skips use the `# SKIP reason` directive.
-    pub fn render(cases: &[Case]) -> String {
+    pub fn render_case(n: usize, case: &Case) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "1..{}", cases.len());
+        let name = escape_name(&case.full_name());
+        match &case.outcome {
+            Outcome::Pass => {
+                let _ = writeln!(out, "ok {n} - {name}");
+            }
+            Outcome::Fail(why) => {
+                let _ = writeln!(out, "not ok {n} - {name}");
+                for line in why.lines() {
+                    let _ = writeln!(out, "# {line}");
+                }
+            }
+            Outcome::Skip(why) => {
+                let why = why.replace(['\n', '\r'], " ");
+                let _ = writeln!(out, "ok {n} - {name} # SKIP {why}");
+            }
+        }
+        for detail in &case.details {
+            for line in detail.lines() {
+                let _ = writeln!(out, "#   {line}");
+            }
+        }
+        out
+    }
+
+    /// Renders cases as TAP: the plan, then [`render_case`] for each case.
+    pub fn render(cases: &[Case]) -> String {
+        let mut out = plan(cases.len());
         for (i, case) in cases.iter().enumerate() {
-            let n = i + 1;
-            let name = escape_name(&case.full_name());
-            match &case.outcome {
-                Outcome::Pass => {
-                    let _ = writeln!(out, "ok {n} - {name}");
-                }
-                Outcome::Fail(why) => {
-                    let _ = writeln!(out, "not ok {n} - {name}");
-                    for line in why.lines() {
-                        let _ = writeln!(out, "# {line}");
-                    }
-                }
-                Outcome::Skip(why) => {
-                    let why = why.replace(['\n', '\r'], " ");
-                    let _ = writeln!(out, "ok {n} - {name} # SKIP {why}");
-                }
-            }
-            for detail in &case.details {
-                for line in detail.lines() {
-                    let _ = writeln!(out, "#   {line}");
-                }
-            }
+            out.push_str(&render_case(i + 1, case));
         }
         out
     }
@@ -203,7 +195,8 @@ pub mod tap {
         pub number: Option<usize>,
         /// Description (after `- `).
         pub name: String,
-        /// Pass, fail or skip (TODO tests count as passes, as TAP says).
+        /// Pass, fail or skip (TODO tests count as passes, as TAP says). A failure's reason
+        /// is its first diagnostic line.
         pub outcome: Outcome,
         /// `#` lines that followed the test line.
         pub diagnostics: Vec<String>,
@@ -212,7 +205,7 @@ pub mod tap {
     /// A parsed TAP stream.
     #[derive(Clone, Debug, Default, PartialEq, Eq)]
     pub struct TapDocument {
-        /// The plan (`1..N`), if one was seen.
+        /// The plan (`1..N`), if one was seen (TAP allows it first or last).
         pub plan: Option<usize>,
         /// The test lines in order.
         pub tests: Vec<TapTest>,
@@ -239,44 +232,60 @@ pub mod tap {
         }
     }
 
+    /// Reason of a failed test that printed no diagnostic line.
+    const NOT_OK: &str = "reported `not ok`";
+
+    /// Whether a directive (the text after an unescaped `#`) starts with `word` (ASCII,
+    /// case-insensitive). Compares bytes, so a multibyte character anywhere is harmless.
+    fn directive_is(d: &str, word: &str) -> bool {
+        d.as_bytes()
+            .get(..word.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(word.as_bytes()))
+    }
+
     fn parse_test_line(line: &str) -> Option<TapTest> {
-        let (ok, rest) = if let Some(r) = line.strip_prefix("not ok") {
-            (false, r)
-        } else if let Some(r) = line.strip_prefix("ok") {
-            (true, r)
-        } else {
-            return None;
+        let (ok, rest) = match line.strip_prefix("not ok") {
+            Some(r) => (false, r),
+            None => (true, line.strip_prefix("ok")?),
         };
         if !(rest.is_empty() || rest.starts_with(' ')) {
             return None;
         }
         let rest = rest.trim_start();
-        let digits = rest.chars().take_while(|c| c.is_ascii_digit()).count();
-        let number = rest[..digits].parse().ok();
-        let rest = rest[digits..].trim_start();
+        let digits_end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let (digits, rest) = rest.split_at(digits_end);
+        let number = digits.parse().ok();
+        let rest = rest.trim_start();
         let rest = rest.strip_prefix("- ").unwrap_or(rest);
-        // Split off an unescaped `#` directive.
+        // Split off the first unescaped `#` (a directive).
         let mut split = None;
-        let bytes = rest.as_bytes();
-        for (i, &b) in bytes.iter().enumerate() {
-            if b == b'#' && (i == 0 || bytes[i - 1] != b'\\') {
+        let mut escaped = false;
+        for (i, c) in rest.char_indices() {
+            if c == '#' && !escaped {
                 split = Some(i);
                 break;
             }
+            escaped = c == '\\' && !escaped;
         }
         let (name, directive) = match split {
-            Some(i) => (&rest[..i], Some(rest[i + 1..].trim())),
+            Some(i) => {
+                let (name, hash_and_directive) = rest.split_at(i);
+                (name, hash_and_directive.strip_prefix('#').map(str::trim))
+            }
             None => (rest, None),
         };
         let name = unescape_name(name.trim());
         let outcome = match directive {
-            Some(d) if d.len() >= 4 && d[..4].eq_ignore_ascii_case("skip") => {
-                let reason = d[4..].trim_start_matches(|c: char| c.is_ascii_alphabetic());
+            Some(d) if directive_is(d, "skip") => {
+                // "SKIP" or "skipped", then the reason: drop the word, whatever its length.
+                let reason = d.trim_start_matches(|c: char| c.is_ascii_alphabetic());
                 Outcome::Skip(reason.trim().to_string())
             }
-            Some(d) if d.len() >= 4 && d[..4].eq_ignore_ascii_case("todo") => Outcome::Pass,
+            Some(d) if directive_is(d, "todo") => Outcome::Pass,
             _ if ok => Outcome::Pass,
-            _ => Outcome::Fail(String::new()),
+            _ => Outcome::Fail(NOT_OK.to_string()),
         };
         Some(TapTest {
             number,
@@ -286,45 +295,142 @@ pub mod tap {
         })
     }
 
+    /// What a line was, for [`TapStream::push_line`] callers.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum LineKind {
+        /// A test line (`ok` / `not ok`): a new entry in [`TapStream::tests`].
+        Test,
+        /// A `#` line, added to the last test (if any).
+        Diagnostic,
+        /// The plan.
+        Plan,
+        /// `Bail out!`.
+        BailOut,
+        /// Anything else (console noise, kernel messages, empty lines): ignored.
+        Other,
+    }
+
+    /// An incremental TAP parser: feed it bytes as they arrive (in reads of any size, split
+    /// anywhere, even inside a multibyte character) or whole lines, and look at the tests
+    /// parsed so far at any time. Bytes are decoded lossily one complete line at a time, so
+    /// the result does not depend on how the input was split.
+    #[derive(Clone, Debug, Default)]
+    pub struct TapStream {
+        doc: TapDocument,
+        partial: Vec<u8>,
+    }
+
+    impl TapStream {
+        /// An empty stream.
+        pub fn new() -> Self {
+            Self::default()
+        }
+
+        /// Feeds raw bytes; complete lines are parsed, the rest waits for its newline.
+        /// Returns how many test lines were completed.
+        pub fn push_bytes(&mut self, bytes: &[u8]) -> usize {
+            let mut tests = 0;
+            let mut rest = bytes;
+            while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+                let (head, tail) = rest.split_at(nl);
+                rest = &tail[1..];
+                let line = if self.partial.is_empty() {
+                    String::from_utf8_lossy(head).into_owned()
+                } else {
+                    self.partial.extend_from_slice(head);
+                    let whole = String::from_utf8_lossy(&self.partial).into_owned();
+                    self.partial.clear();
+                    whole
+                };
+                if self.push_line(&line) == LineKind::Test {
+                    tests += 1;
+                }
+            }
+            self.partial.extend_from_slice(rest);
+            tests
+        }
+
+        /// Feeds one complete line (without its newline; a trailing `\r` is ignored).
+        pub fn push_line(&mut self, raw: &str) -> LineKind {
+            let line = raw.trim_end_matches('\r').trim_start();
+            if let Some(t) = parse_test_line(line) {
+                self.doc.tests.push(t);
+                LineKind::Test
+            } else if let Some(diag) = line.strip_prefix('#') {
+                if let Some(last) = self.doc.tests.last_mut() {
+                    let diag = diag.trim_start().to_string();
+                    if last.diagnostics.is_empty() {
+                        if let Outcome::Fail(reason) = &mut last.outcome {
+                            reason.clone_from(&diag);
+                        }
+                    }
+                    last.diagnostics.push(diag);
+                }
+                LineKind::Diagnostic
+            } else if let Some(plan) = line.strip_prefix("1..") {
+                let end = plan
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(plan.len());
+                match plan[..end].parse() {
+                    Ok(n) => {
+                        self.doc.plan = Some(n);
+                        LineKind::Plan
+                    }
+                    Err(_) => LineKind::Other,
+                }
+            } else if let Some(reason) = line.strip_prefix("Bail out!") {
+                self.doc.bail_out = Some(reason.trim().to_string());
+                LineKind::BailOut
+            } else {
+                LineKind::Other
+            }
+        }
+
+        /// The tests parsed from the complete lines so far.
+        pub fn tests(&self) -> &[TapTest] {
+            &self.doc.tests
+        }
+
+        /// The document of the complete lines so far (a line still waiting for its newline
+        /// is not part of it).
+        pub fn document(&self) -> &TapDocument {
+            &self.doc
+        }
+
+        /// Ends the stream: a last line without newline is parsed too.
+        pub fn finish(mut self) -> TapDocument {
+            if !self.partial.is_empty() {
+                let line = String::from_utf8_lossy(&self.partial).into_owned();
+                self.partial.clear();
+                self.push_line(&line);
+            }
+            self.doc
+        }
+    }
+
     /// Parses TAP from text that may contain unrelated lines (a console with kernel
     /// messages): those are ignored. A failed test's reason is its first diagnostic line.
     pub fn parse(text: &str) -> TapDocument {
-        let mut doc = TapDocument::default();
-        for raw in text.lines() {
-            let line = raw.trim_end_matches('\r').trim_start();
-            if let Some(t) = parse_test_line(line) {
-                doc.tests.push(t);
-            } else if let Some(diag) = line.strip_prefix('#') {
-                if let Some(last) = doc.tests.last_mut() {
-                    last.diagnostics.push(diag.trim_start().to_string());
-                }
-            } else if let Some(plan) = line.strip_prefix("1..") {
-                let digits: String = plan.chars().take_while(|c| c.is_ascii_digit()).collect();
-                if let Ok(n) = digits.parse() {
-                    doc.plan = Some(n);
-                }
-            } else if let Some(reason) = line.strip_prefix("Bail out!") {
-                doc.bail_out = Some(reason.trim().to_string());
-            }
-        }
-        for t in &mut doc.tests {
-            if let Outcome::Fail(reason) = &mut t.outcome {
-                *reason = t
-                    .diagnostics
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| "reported `not ok`".to_string());
-            }
-        }
-        doc
+        parse_bytes(text.as_bytes())
+    }
+
+    /// [`parse`] for raw bytes (decoded lossily, line by line).
+    pub fn parse_bytes(bytes: &[u8]) -> TapDocument {
+        let mut stream = TapStream::new();
+        stream.push_bytes(bytes);
+        stream.finish()
     }
 }
 
-/// JUnit XML rendering (the flavour Jenkins, GitLab and most CI systems read).
+/// JUnit XML rendering (the flavour Jenkins, GitLab and most CI systems read), with
+/// [quick-junit](https://docs.rs/quick-junit): one `<testsuites>` document holding one
+/// `<testsuite>`; a case's details go to its `<system-out>` (passes) or after the reason in
+/// its `<failure>` text.
 pub mod junit {
-    use super::{xml_escape, Case, Counts, Outcome};
-    use std::fmt::Write as _;
-    use std::time::Duration;
+    use super::{Case, Outcome};
+    use std::time::{Duration, SystemTime};
+
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite, XmlString};
 
     /// A test suite to render.
     #[derive(Clone, Debug, Default)]
@@ -333,9 +439,9 @@ pub mod junit {
         pub name: &'a str,
         /// The cases.
         pub cases: &'a [Case],
-        /// ISO 8601 start time, if known.
-        pub timestamp: Option<String>,
-        /// Total duration, if known.
+        /// Start time, if known (written as RFC 3339, UTC).
+        pub timestamp: Option<SystemTime>,
+        /// Total duration, if known (else the sum of the cases').
         pub duration: Option<Duration>,
         /// `<properties>`.
         pub properties: Vec<(String, String)>,
@@ -343,102 +449,76 @@ pub mod junit {
         pub system_out: Option<String>,
     }
 
-    fn secs(d: Option<Duration>) -> String {
-        format!("{:.3}", d.unwrap_or_default().as_secs_f64())
+    /// The XML could not be produced.
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot render JUnit XML: {0}")]
+    pub struct Error(#[from] quick_junit::SerializeError);
+
+    /// Text as XML can carry it. quick-junit's [`XmlString`] removes ANSI escapes and the
+    /// control characters XML 1.0 forbids; before that, carriage returns are dropped (console
+    /// line endings), tabs become spaces (the escape stripper would drop them and glue words
+    /// together) and the two noncharacters XML forbids too (U+FFFE, U+FFFF) are dropped.
+    pub fn xml_text(text: &str) -> XmlString {
+        let cleaned: String = text
+            .chars()
+            .filter(|c| !matches!(c, '\r' | '\u{fffe}' | '\u{ffff}'))
+            .map(|c| if c == '\t' { ' ' } else { c })
+            .collect();
+        XmlString::new(cleaned)
+    }
+
+    fn test_case(case: &Case) -> TestCase {
+        let details = case.details.join("\n");
+        let status = match &case.outcome {
+            Outcome::Pass => TestCaseStatus::success(),
+            Outcome::Fail(why) => {
+                let mut body = why.clone();
+                if !details.is_empty() {
+                    body.push('\n');
+                    body.push_str(&details);
+                }
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(xml_text(why.lines().next().unwrap_or("failed")))
+                    .set_type("failure")
+                    .set_description(xml_text(&body));
+                s
+            }
+            Outcome::Skip(why) => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(xml_text(why));
+                s
+            }
+        };
+        let mut tc = TestCase::new(xml_text(&case.name), status);
+        tc.set_classname(xml_text(&case.group))
+            .set_time(case.duration.unwrap_or_default());
+        if case.outcome == Outcome::Pass && !details.is_empty() {
+            tc.set_system_out(xml_text(&details));
+        }
+        tc
     }
 
     /// Renders one `<testsuites>` document containing `suite`.
-    pub fn render(suite: &Suite<'_>) -> String {
-        let counts = Counts::of(suite.cases);
-        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        let name = xml_escape(suite.name);
-        let total_time = suite.duration.or_else(|| {
-            Some(
-                suite
-                    .cases
-                    .iter()
-                    .filter_map(|c| c.duration)
-                    .sum::<Duration>(),
-            )
-        });
-        let _ = writeln!(
-            out,
-            "<testsuites name=\"{name}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{}\">",
-            counts.total(),
-            counts.failed,
-            counts.skipped,
-            secs(total_time)
-        );
-        let _ = write!(
-            out,
-            "  <testsuite name=\"{name}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{}\"",
-            counts.total(),
-            counts.failed,
-            counts.skipped,
-            secs(total_time)
-        );
-        if let Some(ts) = &suite.timestamp {
-            let _ = write!(out, " timestamp=\"{}\"", xml_escape(ts));
+    pub fn render(suite: &Suite<'_>) -> Result<String, Error> {
+        let total_time = suite
+            .duration
+            .unwrap_or_else(|| suite.cases.iter().filter_map(|c| c.duration).sum());
+        let mut ts = TestSuite::new(xml_text(suite.name));
+        ts.set_time(total_time);
+        if let Some(t) = suite.timestamp {
+            ts.set_timestamp(chrono::DateTime::<chrono::Utc>::from(t));
         }
-        out.push_str(">\n");
-        if !suite.properties.is_empty() {
-            out.push_str("    <properties>\n");
-            for (k, v) in &suite.properties {
-                let _ = writeln!(
-                    out,
-                    "      <property name=\"{}\" value=\"{}\"/>",
-                    xml_escape(k),
-                    xml_escape(v)
-                );
-            }
-            out.push_str("    </properties>\n");
+        for (k, v) in &suite.properties {
+            ts.add_property((xml_text(k), xml_text(v)));
         }
-        for case in suite.cases {
-            let _ = write!(
-                out,
-                "    <testcase classname=\"{}\" name=\"{}\" time=\"{}\"",
-                xml_escape(&case.group),
-                xml_escape(&case.name),
-                secs(case.duration)
-            );
-            let details = case.details.join("\n");
-            match &case.outcome {
-                Outcome::Pass if details.is_empty() => out.push_str("/>\n"),
-                Outcome::Pass => {
-                    let _ = write!(
-                        out,
-                        ">\n      <system-out>{}</system-out>\n    </testcase>\n",
-                        xml_escape(&details)
-                    );
-                }
-                Outcome::Fail(why) => {
-                    let first = why.lines().next().unwrap_or("failed");
-                    let mut body = why.clone();
-                    if !details.is_empty() {
-                        body.push('\n');
-                        body.push_str(&details);
-                    }
-                    let _ = write!(
-                        out,
-                        ">\n      <failure message=\"{}\" type=\"failure\">{}</failure>\n    </testcase>\n",
-                        xml_escape(first),
-                        xml_escape(&body)
-                    );
-                }
-                Outcome::Skip(why) => {
-                    let _ = write!(
-                        out,
-                        ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
-                        xml_escape(why)
-                    );
-                }
-            }
-        }
+        ts.add_test_cases(suite.cases.iter().map(test_case));
         if let Some(text) = &suite.system_out {
-            let _ = writeln!(out, "    <system-out>{}</system-out>", xml_escape(text));
+            ts.set_system_out(xml_text(text));
         }
-        out.push_str("  </testsuite>\n</testsuites>\n");
-        out
+        let mut report = Report::new(xml_text(suite.name));
+        report.set_time(total_time);
+        report.add_test_suite(ts);
+        Ok(report.to_string()?)
     }
 }
 

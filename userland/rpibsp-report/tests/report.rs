@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use rpibsp_report::{junit, tap, xml_escape, Case, Counts, Outcome};
+use rpibsp_report::{junit, tap, Case, Counts, Outcome};
 
 fn sample() -> Vec<Case> {
     let mut failing = Case::new(
@@ -100,23 +100,92 @@ fn junit_is_escaped_and_counts_match() {
     let suite = junit::Suite {
         name: "rpibsp-verify",
         cases: &cases,
-        timestamp: Some("2026-01-01T00:00:00Z".into()),
+        timestamp: Some(std::time::UNIX_EPOCH + Duration::from_secs(1_767_225_600)),
         properties: vec![("mode".into(), "emulated".into())],
-        system_out: Some("console \u{7} bell & <tag>".into()),
+        system_out: Some("console \u{7} bell & <tag> \u{1b}[0;31mred\u{1b}[0m\r\n".into()),
         ..Default::default()
     };
-    let xml = junit::render(&suite);
-    assert!(xml.contains("tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""));
+    let xml = junit::render(&suite).unwrap();
+    for attr in [
+        "tests=\"3\"",
+        "failures=\"1\"",
+        "errors=\"0\"",
+        "skipped=\"1\"",
+    ] {
+        assert_eq!(
+            xml.matches(attr).count(),
+            2,
+            "{attr} on <testsuites> and <testsuite>:\n{xml}"
+        );
+    }
+    assert!(
+        xml.contains("timestamp=\"2026-01-01T00:00:00.000+00:00\""),
+        "{xml}"
+    );
     assert!(xml.contains("name=\"node #1 &lt;rpibsp-led&gt; &amp; &quot;friends&quot;\""));
-    assert!(xml.contains("<failure message=\"GPIO 4 stayed low\""));
+    assert!(xml.contains("<failure message=\"GPIO 4 stayed low\" type=\"failure\">GPIO 4 stayed low\nafter writing 1\nbrightness: 1</failure>"), "{xml}");
     assert!(xml.contains("<skipped message=\"real board: use --mode interactive\"/>"));
     assert!(xml.contains("<property name=\"mode\" value=\"emulated\"/>"));
-    assert!(xml.contains("console \\x07 bell &amp; &lt;tag&gt;"));
-    assert!(!xml.contains('\u{7}'));
+    assert!(
+        xml.contains("console  bell &amp; &lt;tag&gt; red\n</system-out>"),
+        "{xml}"
+    );
+    assert!(!xml.contains('\u{7}') && !xml.contains('\u{1b}') && !xml.contains('\r'));
     assert_eq!(xml.matches("<testcase").count(), 3);
 }
 
 #[test]
-fn xml_escape_drops_carriage_returns_and_controls() {
-    assert_eq!(xml_escape("a\r\nb\u{0}c"), "a\nb\\x00c");
+fn junit_text_keeps_words_apart_and_drops_what_xml_cannot_carry() {
+    assert_eq!(
+        junit::xml_text("a\tb\r\nc\u{0}d\u{fffe}\u{1b}[1me").as_str(),
+        "a b\ncde"
+    );
+}
+
+#[test]
+fn streamed_tap_with_the_plan_last_parses_like_rendered_tap() {
+    let cases = sample();
+    let mut text = String::new();
+    for (i, c) in cases.iter().enumerate() {
+        text.push_str(&tap::render_case(i + 1, c));
+    }
+    text.push_str(&tap::plan(cases.len()));
+    let doc = tap::parse(&text);
+    assert!(doc.problems().is_empty(), "{:?}", doc.problems());
+    let rendered = tap::parse(&tap::render(&cases));
+    assert_eq!(doc.tests, rendered.tests);
+    assert_eq!(doc.plan, rendered.plan);
+}
+
+#[test]
+fn a_directive_with_multibyte_characters_does_not_panic() {
+    // Byte 4 of the directive is inside a character: the old parser sliced there and panicked.
+    for line in [
+        "ok 1 - x # aaa\u{e9}",
+        "ok 1 - x # \u{e9}\u{e9}\u{e9}",
+        "ok 1 - x # SKI\u{fffd}",
+        "not ok 1 - x #\u{1f600}",
+        "ok 1 - \u{e9}\\#\u{e9} # s\u{e9}",
+    ] {
+        let doc = tap::parse(line);
+        assert_eq!(doc.tests.len(), 1, "{line:?}");
+    }
+    let doc = tap::parse("ok 1 - caf\u{e9} # skip \u{e7}a manque\n");
+    assert_eq!(doc.tests[0].name, "caf\u{e9}");
+    assert_eq!(doc.tests[0].outcome, Outcome::Skip("\u{e7}a manque".into()));
+    let doc = tap::parse_bytes(b"ok 1 - a # SK\xc3\n");
+    assert_eq!(doc.tests[0].outcome, Outcome::Pass);
+}
+
+#[test]
+fn stream_reports_tests_as_their_lines_complete() {
+    let mut s = tap::TapStream::new();
+    assert_eq!(s.push_bytes(b"# header\nok 1 - a\nnot ok 2 - b"), 1);
+    assert_eq!(s.tests().len(), 1, "the second line is not complete yet");
+    assert_eq!(s.push_bytes(b"\r\n# why b failed\n#   more\n"), 1);
+    assert_eq!(s.tests()[1].outcome, Outcome::Fail("why b failed".into()));
+    assert_eq!(s.push_line("1..2"), tap::LineKind::Plan);
+    let doc = s.finish();
+    assert!(doc.problems().is_empty());
+    assert_eq!(doc.tests[1].diagnostics, vec!["why b failed", "more"]);
 }

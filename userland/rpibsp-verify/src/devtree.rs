@@ -112,8 +112,10 @@ impl DtNode {
             ));
         }
         Ok(Some(
-            raw.chunks_exact(4)
-                .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+            raw.as_chunks::<4>()
+                .0
+                .iter()
+                .map(|c| u32::from_be_bytes(*c))
                 .collect(),
         ))
     }

@@ -8,6 +8,7 @@
 pub mod board;
 pub mod checks;
 pub mod devtree;
+pub mod interrupt;
 pub mod output;
 pub mod platform;
 pub mod sysfs;
@@ -236,6 +237,23 @@ impl Default for Options {
     }
 }
 
+/// What a run reports while it goes, so results can be printed as they come (a check that
+/// hangs then leaves everything before it on record).
+#[derive(Clone, Copy, Debug)]
+pub enum Event<'a> {
+    /// Before the first check.
+    Started {
+        /// The mode that is used.
+        mode: Mode,
+        /// Why that mode.
+        mode_reason: &'a str,
+        /// Board `compatible` strings.
+        board: &'a [String],
+    },
+    /// A check has completed; cases come in order.
+    Case(&'a Case),
+}
+
 /// The result of a run.
 #[derive(Clone, Debug)]
 pub struct Report {
@@ -249,6 +267,9 @@ pub struct Report {
     pub cases: Vec<Case>,
     /// Wall time of the run.
     pub duration: Duration,
+    /// The signal (SIGINT/SIGTERM) that cut the run short, if one did. The last case then
+    /// says so (and fails).
+    pub interrupted: Option<i32>,
 }
 
 impl Report {
@@ -257,9 +278,12 @@ impl Report {
         Counts::of(&self.cases)
     }
 
-    /// Exit code: 0 only if every check passed (skips allowed only with `allow_skip`).
+    /// Exit code: 0 only if every check passed (skips allowed only with `allow_skip`); 128 +
+    /// the signal number after SIGINT/SIGTERM (130, 143).
     pub fn exit_code(&self, allow_skip: bool) -> i32 {
-        if self.counts().success(allow_skip) {
+        if let Some(signal) = self.interrupted {
+            interrupt::exit_code(signal)
+        } else if self.counts().success(allow_skip) {
             0
         } else {
             1
@@ -278,10 +302,16 @@ pub struct Ctx<'a> {
     group: Group,
     cases: Vec<Case>,
     started: Instant,
+    observer: &'a mut dyn FnMut(Event<'_>),
 }
 
 impl<'a> Ctx<'a> {
-    fn new(opts: &'a Options, platform: &'a mut dyn Platform, mode: Mode) -> Self {
+    fn new(
+        opts: &'a Options,
+        platform: &'a mut dyn Platform,
+        mode: Mode,
+        observer: &'a mut dyn FnMut(Event<'_>),
+    ) -> Self {
         Ctx {
             opts,
             platform,
@@ -289,7 +319,14 @@ impl<'a> Ctx<'a> {
             group: Group::Overlay,
             cases: Vec::new(),
             started: Instant::now(),
+            observer,
         }
+    }
+
+    /// The signal that interrupted the run, if any: checks must not press anything any more
+    /// and should end quickly; their results are no longer recorded.
+    pub fn interrupted(&self) -> Option<i32> {
+        self.platform.interrupted()
     }
 
     /// The file-system roots.
@@ -298,14 +335,20 @@ impl<'a> Ctx<'a> {
     }
 
     fn push(&mut self, name: String, outcome: Outcome, details: Vec<String>) {
+        if self.interrupted().is_some() {
+            // Waits were cut short: what a check says now is not a result.
+            return;
+        }
         let now = Instant::now();
-        self.cases.push(Case {
+        let case = Case {
             group: self.group.as_str().to_string(),
             name,
             outcome,
             details,
             duration: Some(now - self.started),
-        });
+        };
+        (self.observer)(Event::Case(&case));
+        self.cases.push(case);
         self.started = now;
     }
 
@@ -332,22 +375,29 @@ impl<'a> Ctx<'a> {
 
     /// Records `Ok(detail)` as a pass and `Err(why)` as a failure; returns whether it passed.
     pub fn check(&mut self, name: impl Into<String>, result: Result<String, String>) -> bool {
+        self.check_with(name, result, Vec::new())
+    }
+
+    /// [`Ctx::check`] with more detail lines (a case is printed as soon as it is recorded,
+    /// so everything about it has to be known by then).
+    pub fn check_with(
+        &mut self,
+        name: impl Into<String>,
+        result: Result<String, String>,
+        more: Vec<String>,
+    ) -> bool {
         match result {
             Ok(detail) => {
-                self.pass(name, detail);
+                let mut details: Vec<String> =
+                    Some(detail).filter(|d| !d.is_empty()).into_iter().collect();
+                details.extend(more);
+                self.push(name.into(), Outcome::Pass, details);
                 true
             }
             Err(why) => {
-                self.fail(name, why);
+                self.push(name.into(), Outcome::Fail(why), more);
                 false
             }
-        }
-    }
-
-    /// Adds a detail line to the last recorded case.
-    pub fn note(&mut self, line: impl Into<String>) {
-        if let Some(last) = self.cases.last_mut() {
-            last.details.push(line.into());
         }
     }
 
@@ -395,12 +445,30 @@ pub fn detect_mode(opts: &Options, platform: &mut dyn Platform) -> (Mode, String
 
 /// Runs the selected checks and returns the report.
 pub fn run(opts: &Options, platform: &mut dyn Platform) -> Report {
+    run_observed(opts, platform, &mut |_| {})
+}
+
+/// [`run`], telling `observer` about the run and each result as soon as it is known.
+///
+/// When the platform reports an interruption ([`Platform::interrupted`]), no further group
+/// is started, the outputs are released and the report ends with a failing case naming the
+/// signal ([`Report::interrupted`]).
+pub fn run_observed(
+    opts: &Options,
+    platform: &mut dyn Platform,
+    observer: &mut dyn FnMut(Event<'_>),
+) -> Report {
     let started = Instant::now();
     let (mode, mode_reason) = detect_mode(opts, platform);
     let board = devtree::DtIndex::load(&opts.roots.devtree)
         .map(|i| i.board_compatible())
         .unwrap_or_default();
-    let mut ctx = Ctx::new(opts, platform, mode);
+    observer(Event::Started {
+        mode,
+        mode_reason: &mode_reason,
+        board: &board,
+    });
+    let mut ctx = Ctx::new(opts, platform, mode, observer);
     let selected: Vec<Group> = if opts.only.is_empty() {
         Group::ALL.to_vec()
     } else {
@@ -409,7 +477,12 @@ pub fn run(opts: &Options, platform: &mut dyn Platform) -> Report {
             .filter(|g| opts.only.contains(g))
             .collect()
     };
+    let mut last_group = None;
     for group in selected {
+        if ctx.interrupted().is_some() {
+            break;
+        }
+        last_group = Some(group);
         ctx.group = group;
         ctx.restart_clock();
         match group {
@@ -421,11 +494,26 @@ pub fn run(opts: &Options, platform: &mut dyn Platform) -> Report {
         }
     }
     ctx.platform.release_outputs();
+    let interrupted = ctx.interrupted();
+    if let Some(signal) = interrupted {
+        let during = last_group.map_or_else(String::new, |g| format!(" during the {g} checks"));
+        let case = Case::new(
+            "run",
+            "all selected checks ran",
+            Outcome::Fail(format!(
+                "interrupted by {}{during}: driven lines released, the remaining checks were not run",
+                interrupt::signal_name(signal)
+            )),
+        );
+        (ctx.observer)(Event::Case(&case));
+        ctx.cases.push(case);
+    }
     Report {
         mode,
         mode_reason,
         board,
         cases: ctx.cases,
         duration: started.elapsed(),
+        interrupted,
     }
 }

@@ -1,14 +1,16 @@
 //! `rpibsp-verify`: run on the Raspberry Pi (or the emulated board) to check the BSP.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context};
 use clap::{Parser, ValueEnum};
 
-use rpibsp_verify::output::{self, Format};
+use rpibsp_verify::interrupt::Interrupt;
+use rpibsp_verify::output::{Format, ReportWriter};
 use rpibsp_verify::platform::RealPlatform;
 use rpibsp_verify::{Group, LoopbackWire, Mode, Options, Roots};
 
@@ -57,10 +59,23 @@ LOOPBACK WIRING (--mode loopback, default --loopback 22:17,23:18):
   header pin 16 (GPIO 23) --[1 kOhm]-- header pin 12 (GPIO 18, off-button)
   The buttons may stay connected; the resistors protect the pins if one is pressed.
 
+OUTPUT:
+  tap and human print each check as it completes (a hanging check leaves the ones before it on
+  record), the summary at the end (TAP: the plan 1..N comes last, as TAP allows); json and junit
+  are written when the run ends. --output FILE is created before the first check runs.
+
+SIGNALS:
+  SIGINT (Ctrl-C) and SIGTERM stop the run: no further button is pressed, every GPIO driven in
+  loopback mode is put back to input, the results so far are written with a failing last case
+  naming the signal, and the exit status is 130 or 143. If the checks do not stop within 3 s
+  (or on a second signal) the lines are released and the program exits at once.
+
 EXIT STATUS:
-  0  every selected check passed
-  1  a check failed, or was skipped and --allow-skip was not given
-  2  bad command line or internal error
+  0    every selected check passed
+  1    a check failed, or was skipped and --allow-skip was not given
+  2    bad command line or internal error
+  3    the report cannot be written (--output FILE, or standard output closed)
+  130  interrupted by SIGINT;  143  interrupted by SIGTERM
 
 Run as root: the checks read /dev/mem (or /dev/gpiomem), /dev/input/event* and
 /dev/rpibsp-devicemodel (mode 0600).";
@@ -161,40 +176,59 @@ fn options(cli: &Cli) -> Options {
     }
 }
 
-fn real_main() -> Result<i32> {
+/// Exit status when the report cannot be written.
+const EXIT_OUTPUT: u8 = 3;
+/// Exit status for a bad command line or an internal error.
+const EXIT_USAGE: u8 = 2;
+
+/// How long the checks get to stop after SIGINT/SIGTERM before the exit is forced.
+const SIGNAL_GRACE: Duration = Duration::from_secs(3);
+
+fn real_main() -> Result<u8, (u8, anyhow::Error)> {
     let cli = Cli::parse();
     let opts = options(&cli);
-    let mut platform = RealPlatform::new();
-    let report = rpibsp_verify::run(&opts, &mut platform);
     let format = match cli.format {
         FormatArg::Human => Format::Human,
         FormatArg::Json => Format::Json,
         FormatArg::Tap => Format::Tap,
         FormatArg::Junit => Format::Junit,
     };
-    let text = output::render(&report, format, cli.allow_skip);
-    match &cli.output {
-        Some(path) => {
-            std::fs::write(path, &text)
-                .with_context(|| format!("writing the report to {}", path.display()))?;
-            eprintln!("{} -> {}", report.counts().line(), path.display());
-        }
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
-                .context("writing the report to standard output")?;
-            out.flush().context("flushing standard output")?;
-        }
+    // The output is opened before any check runs: a bad path fails at once, not after the run.
+    let out: Box<dyn Write> = match &cli.output {
+        Some(path) => Box::new(BufWriter::new(File::create(path).map_err(|e| {
+            (
+                EXIT_OUTPUT,
+                anyhow!(e).context(format!("cannot create the report file {}", path.display())),
+            )
+        })?)),
+        None => Box::new(std::io::stdout()),
+    };
+    let interrupt = Interrupt::install(SIGNAL_GRACE).map_err(|e| (EXIT_USAGE, e.into()))?;
+    let mut platform = RealPlatform::with_interrupt(interrupt);
+    let mut writer = ReportWriter::new(out, format);
+    let report = rpibsp_verify::run_observed(&opts, &mut platform, &mut |e| writer.event(e));
+    drop(platform); // releases anything still driven
+    let where_to = cli.output.as_ref().map_or_else(
+        || "standard output".to_string(),
+        |p| p.display().to_string(),
+    );
+    writer
+        .finish(&report, cli.allow_skip)
+        .with_context(|| format!("writing the report to {where_to}"))
+        .map_err(|e| (EXIT_OUTPUT, e))?;
+    if let Some(path) = &cli.output {
+        eprintln!("{} -> {}", report.counts().line(), path.display());
     }
-    Ok(report.exit_code(cli.allow_skip))
+    let code = report.exit_code(cli.allow_skip);
+    Ok(u8::try_from(code).unwrap_or(1))
 }
 
 fn main() -> ExitCode {
     match real_main() {
-        Ok(code) => ExitCode::from(code as u8),
-        Err(e) => {
+        Ok(code) => ExitCode::from(code),
+        Err((code, e)) => {
             eprintln!("rpibsp-verify: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(code)
         }
     }
 }

@@ -9,9 +9,15 @@ use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rpibsp_abi::{DeviceModel, Errno, Status};
+
+use crate::interrupt::Interrupt;
+
+/// Longest uninterrupted wait of the real platform: a signal is noticed within this time.
+const WAIT_SLICE: Duration = Duration::from_millis(50);
 
 /// Function select of a BCM GPIO pin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,6 +161,11 @@ pub trait Platform {
     fn drive_bcm_gpio(&mut self, pin: u8, high: bool) -> Result<(), PlatformError>;
     /// Returns every pin driven by [`Platform::drive_bcm_gpio`] to its previous mode.
     fn release_outputs(&mut self);
+    /// The signal (SIGINT/SIGTERM) that interrupted the run, if any. Waits of the platform
+    /// should return early once it is set.
+    fn interrupted(&self) -> Option<i32> {
+        None
+    }
     /// Opens an evdev node.
     fn open_input(&mut self, devnode: &Path) -> Result<Box<dyn InputDevice>, PlatformError>;
     /// Opens the devicemodel node.
@@ -210,17 +221,43 @@ pub fn read_gpiochip_label(devnode: &Path) -> io::Result<String> {
     Ok(cstr(&info.label))
 }
 
+/// Output pins driven by the real platform. Shared with the signal watchdog, so it can put
+/// them back to input even when the run is stuck.
+type Outputs = Arc<Mutex<BTreeMap<u8, rppal::gpio::OutputPin>>>;
+
+fn release(outputs: &Outputs) {
+    // Dropping an OutputPin (reset_on_drop, rppal's default) puts the pin back into the mode
+    // it had before: input, as drive_bcm_gpio only takes unused inputs.
+    outputs
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+}
+
 /// The real board.
 #[derive(Default)]
 pub struct RealPlatform {
     gpio: Option<rppal::gpio::Gpio>,
-    outputs: BTreeMap<u8, rppal::gpio::OutputPin>,
+    outputs: Outputs,
+    interrupt: Interrupt,
 }
 
 impl RealPlatform {
-    /// A platform that opens the GPIO registers on first use.
+    /// A platform that opens the GPIO registers on first use (never interrupted).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A platform whose waits end when `interrupt` fires and whose driven pins are released
+    /// by the interrupt's forced exit too.
+    pub fn with_interrupt(interrupt: Interrupt) -> Self {
+        let platform = RealPlatform {
+            interrupt,
+            ..RealPlatform::default()
+        };
+        let outputs = platform.outputs.clone();
+        platform.interrupt.on_forced_exit(move || release(&outputs));
+        platform
     }
 
     fn gpio(&mut self) -> Result<&rppal::gpio::Gpio, PlatformError> {
@@ -314,7 +351,12 @@ fn function_of(mode: rppal::gpio::Mode) -> GpioFunction {
 
 impl Platform for RealPlatform {
     fn bcm_gpio(&mut self, pin: u8) -> Result<GpioReading, PlatformError> {
-        if let Some(out) = self.outputs.get(&pin) {
+        if let Some(out) = self
+            .outputs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&pin)
+        {
             return Ok(GpioReading {
                 function: GpioFunction::Output,
                 high: out.is_set_high(),
@@ -334,7 +376,12 @@ impl Platform for RealPlatform {
     }
 
     fn drive_bcm_gpio(&mut self, pin: u8, high: bool) -> Result<(), PlatformError> {
-        if let Some(out) = self.outputs.get_mut(&pin) {
+        if let Some(out) = self
+            .outputs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(&pin)
+        {
             if high {
                 out.set_high();
             } else {
@@ -359,12 +406,30 @@ impl Platform for RealPlatform {
         } else {
             handle.into_output_low()
         };
-        self.outputs.insert(pin, out);
+        self.outputs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(pin, out);
         Ok(())
     }
 
     fn release_outputs(&mut self) {
-        self.outputs.clear();
+        release(&self.outputs);
+    }
+
+    fn interrupted(&self) -> Option<i32> {
+        self.interrupt.signal()
+    }
+
+    fn sleep(&mut self, d: Duration) {
+        let until = Instant::now() + d;
+        while self.interrupt.signal().is_none() {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            std::thread::sleep(left.min(WAIT_SLICE));
+        }
     }
 
     fn open_input(&mut self, devnode: &Path) -> Result<Box<dyn InputDevice>, PlatformError> {
@@ -377,6 +442,7 @@ impl Platform for RealPlatform {
             dev,
             path: devnode.to_owned(),
             queue: VecDeque::new(),
+            interrupt: self.interrupt.clone(),
         }))
     }
 
@@ -393,6 +459,7 @@ struct EvdevInput {
     dev: evdev::raw_stream::RawDevice,
     path: PathBuf,
     queue: VecDeque<InputEvent>,
+    interrupt: Interrupt,
 }
 
 impl EvdevInput {
@@ -417,8 +484,14 @@ impl InputDevice for EvdevInput {
             if let Some(ev) = self.queue.pop_front() {
                 return Ok(Some(ev));
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            // A zero timeout still polls once, so pending events are drained.
+            if self.interrupt.signal().is_some() {
+                return Ok(None);
+            }
+            // Slices, so a signal ends the wait. A zero timeout still polls once, so pending
+            // events are drained.
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .min(WAIT_SLICE);
             let ms = left.as_millis().min(i32::MAX as u128) as i32;
             let ready = {
                 let mut fds = [PollFd::new(self.dev.as_fd(), PollFlags::POLLIN)];

@@ -132,3 +132,39 @@ fn real_platform_on_a_host_reports_why_rppal_cannot_read_gpio4() {
     assert!(out.contains("cannot read BCM GPIO 4"), "{out}");
     assert!(out.contains("rppal"), "{out}");
 }
+
+#[test]
+fn tap_is_streamed_with_the_plan_and_counts_last() {
+    let tree = FakeTree::new(&Layout::default());
+    let (code, out, err) = verify(&tree, &["--only", "overlay", "--format", "tap"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("# rpibsp-verify "), "{out}");
+    let n = lines.iter().filter(|l| l.starts_with("ok ")).count();
+    assert_eq!(lines[lines.len() - 2], format!("1..{n}"), "{out}");
+    assert_eq!(
+        lines[lines.len() - 1],
+        format!("# {n} passed, 0 failed, 0 skipped")
+    );
+}
+
+#[test]
+fn an_unwritable_report_file_is_exit_3_before_any_check() {
+    let tree = FakeTree::new(&Layout::default());
+    let bad = tree.tmp.path().join("no/such/dir/report.tap");
+    let (code, out, err) = verify(&tree, &["--format", "tap", "-o", bad.to_str().unwrap()]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(out.is_empty(), "nothing may run: {out}");
+    assert!(
+        err.contains("cannot create the report file") && err.contains("no/such/dir"),
+        "{err}"
+    );
+    let help = Command::new(env!("CARGO_BIN_EXE_rpibsp-verify"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for needle in ["3    the report cannot be written", "143", "SIGTERM"] {
+        assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
+    }
+}

@@ -262,7 +262,7 @@ fn real_board_in_auto_mode_skips_presses_and_fails_without_allow_skip() {
     assert_eq!(report.counts().skipped, 2);
     assert_eq!(report.exit_code(false), 1, "skips must not pass silently");
     assert_eq!(report.exit_code(true), 0);
-    let tap = render(&report, Format::Tap, false);
+    let tap = render(&report, Format::Tap, false).unwrap();
     assert!(tap.contains("# SKIP real board without stimulus"), "{tap}");
 }
 
@@ -344,25 +344,91 @@ fn every_output_format_renders_the_same_results() {
     );
     let counts = report.counts();
 
-    let tap = render(&report, Format::Tap, false);
+    let tap = render(&report, Format::Tap, false).unwrap();
     let doc = rpibsp_report::tap::parse(&tap);
     assert!(doc.problems().is_empty(), "{:?}", doc.problems());
     assert_eq!(doc.tests.len(), report.cases.len());
 
     let json: serde_json::Value =
-        serde_json::from_str(&render(&report, Format::Json, false)).unwrap();
+        serde_json::from_str(&render(&report, Format::Json, false).unwrap()).unwrap();
     assert_eq!(json["summary"]["failed"], counts.failed);
     assert_eq!(json["summary"]["success"], false);
     assert_eq!(json["checks"].as_array().unwrap().len(), report.cases.len());
 
-    let xml = render(&report, Format::Junit, false);
+    let xml = render(&report, Format::Junit, false).unwrap();
     assert!(xml.contains(&format!("failures=\"{}\"", counts.failed)));
 
-    let human = render(&report, Format::Human, false);
+    let human = render(&report, Format::Human, false).unwrap();
     assert!(
         human.contains("FAIL  GPIO 4 high after brightness 1"),
         "{human}"
     );
     assert!(human.contains("-> BCM GPIO 4 stayed low"), "{human}");
     assert!(human.contains("FAILED:"), "{human}");
+}
+
+/// Collects what the report writer writes, shared with the fake board's probe.
+struct Sink(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn results_are_written_as_each_check_completes() {
+    use rpibsp_verify::output::ReportWriter;
+    let layout = Layout {
+        emulated: false,
+        ..Layout::default()
+    };
+    let tree = FakeTree::new(&layout);
+    let mut board = FakeBoard::new(&tree, &layout, Bugs::default());
+    let out = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    board.0.borrow_mut().output_probe = Some(out.clone());
+    let mut opts = tree.options();
+    opts.mode = Mode::Interactive;
+    for format in [Format::Tap, Format::Human] {
+        out.borrow_mut().clear();
+        board.0.borrow_mut().probes.clear();
+        let mut writer = ReportWriter::new(Sink(out.clone()), format);
+        let report = rpibsp_verify::run_observed(&opts, &mut board, &mut |e| writer.event(e));
+        writer.finish(&report, false).unwrap();
+        let whole = String::from_utf8(out.borrow().clone()).unwrap();
+        assert_eq!(whole, render(&report, format, false).unwrap());
+
+        // When the person is first asked to press a button, every earlier check is out.
+        let probe = board.0.borrow().probes[0].clone();
+        let before: Vec<&rpibsp_verify::Case> = report
+            .cases
+            .iter()
+            .take_while(|c| !c.name.starts_with("press "))
+            .collect();
+        assert!(before.len() > 20, "{}", before.len());
+        for c in &before {
+            assert!(
+                probe.contains(&c.name),
+                "{:?} not written before the press:\n{probe}",
+                c.name
+            );
+        }
+        assert!(
+            !probe.contains("passed, 0 failed"),
+            "summary written early:\n{probe}"
+        );
+        if format == Format::Tap {
+            let doc = rpibsp_report::tap::parse(&probe);
+            assert_eq!(doc.tests.len(), before.len());
+            assert_eq!(doc.plan, None, "the plan comes last");
+            // The end: the plan, then the counts.
+            let tail: Vec<&str> = whole.lines().rev().take(2).collect();
+            assert_eq!(tail[1], format!("1..{}", report.cases.len()));
+            assert_eq!(tail[0], format!("# {}", report.counts().line()));
+        }
+    }
 }

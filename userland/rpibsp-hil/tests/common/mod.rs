@@ -38,6 +38,10 @@ pub struct Board {
     /// TAP printed by `rpibsp-verify --format tap`, and its exit status.
     pub verify_output: String,
     pub verify_status: i32,
+    /// rpibsp-verify prints this many lines of its output, then hangs until Ctrl-C.
+    pub verify_hang_after: Option<usize>,
+    /// Pause between the lines of rpibsp-verify's output (a slow board).
+    pub verify_line_delay: Duration,
 }
 
 pub const GOOD_TAP: &str = "# rpibsp-verify 0.1.0: mode emulated\n1..3\nok 1 - overlay: live device tree readable\nok 2 - led: brightness 1 -> LED on\nok 3 - devicemodel: IOC_GET_STATUS fields\n# 3 passed, 0 failed, 0 skipped\n";
@@ -56,6 +60,8 @@ impl Default for Board {
             kernel_noise: false,
             verify_output: GOOD_TAP.to_string(),
             verify_status: 0,
+            verify_hang_after: None,
+            verify_line_delay: Duration::ZERO,
         }
     }
 }
@@ -311,6 +317,11 @@ impl<W: Write> Sim<W> {
             "rpibsp-verify" => {
                 let out = self.b.verify_output.clone();
                 for (i, l) in out.lines().enumerate() {
+                    if self.b.verify_hang_after == Some(i) {
+                        self.hung = true;
+                        return;
+                    }
+                    std::thread::sleep(self.b.verify_line_delay);
                     if self.b.kernel_noise && i % 2 == 1 {
                         self.noise_counter += 1;
                         let n = noise(self.noise_counter);

@@ -215,6 +215,9 @@ pub fn run(ctx: &mut Ctx<'_>) {
     };
     let mut seen_codes = Vec::new();
     for code in order {
+        if ctx.interrupted().is_some() {
+            break; // no further press; the outputs are released below
+        }
         let Some(t) = targets.iter().find(|t| t.code == code) else {
             if !seen_codes.contains(&code) {
                 ctx.fail(
@@ -254,6 +257,12 @@ fn stimulate(
     t: &Target,
     pressed: bool,
 ) -> Result<String, String> {
+    if let (true, Some(signal)) = (pressed, ctx.interrupted()) {
+        return Err(format!(
+            "not pressed: interrupted by {}",
+            crate::interrupt::signal_name(signal)
+        ));
+    }
     let line = t
         .button
         .line()
@@ -392,7 +401,7 @@ fn wait_led(ctx: &mut Ctx<'_>, led: &LedDev, want_on: bool) -> Result<String, St
         if (b > 0) == want_on {
             break;
         }
-        if Instant::now() >= deadline {
+        if Instant::now() >= deadline || ctx.interrupted().is_some() {
             return Err(format!(
                 "LED brightness is {b}, expected {} within {} ms: the rpibsp-button trigger did not \
                  switch the LED",
@@ -438,10 +447,11 @@ fn press_release(
     let r = expect_key(dev, t.code, 1, timeout).map_err(|e| {
         format!("{e} after {how}: the button driver did not report the press (IRQ on the line? debounce?)")
     });
-    ctx.check(format!("press {who}: event"), r);
-    if let Ok(true) = dev.key_down(t.code) {
-        ctx.note("EVIOCGKEY: key is down");
-    }
+    let key_down = match dev.key_down(t.code) {
+        Ok(true) => vec!["EVIOCGKEY: key is down".to_string()],
+        _ => Vec::new(),
+    };
+    ctx.check_with(format!("press {who}: event"), r, key_down);
 
     // The trigger acts on press.
     let action = t

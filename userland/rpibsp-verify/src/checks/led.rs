@@ -17,7 +17,7 @@ pub fn wait_led_gpio(ctx: &mut Ctx<'_>, want_high: bool) -> Result<GpioReading, 
             .platform
             .bcm_gpio(LED_GPIO)
             .map_err(|e| format!("cannot read BCM GPIO {LED_GPIO}: {e}"))?;
-        if r.high == want_high || Instant::now() >= deadline {
+        if r.high == want_high || Instant::now() >= deadline || ctx.interrupted().is_some() {
             return Ok(r);
         }
         ctx.platform.sleep(std::time::Duration::from_millis(20));

@@ -17,6 +17,7 @@ use std::time::Duration;
 use rpibsp_abi::{
     Errno, Status, ABI_VERSION, IOC_GET_STATUS, IOC_GET_VALUE, IOC_MAGIC, IOC_SET_VALUE, VALUE_MAX,
 };
+use rpibsp_verify::interrupt::Interrupt;
 use rpibsp_verify::platform::{
     DevModel, DevNodeInfo, GpioFunction, GpioReading, InputDevice, InputEvent, Platform,
     PlatformError,
@@ -318,6 +319,18 @@ pub struct State {
     pub told: Vec<String>,
     pub emulated: bool,
     pub driven: BTreeMap<u8, bool>,
+    /// Every drive_bcm_gpio call (pin, high) and whether the run was interrupted by then.
+    pub drive_log: Vec<(u8, bool, bool)>,
+    /// The platform's interrupt flag (a real signal handler in the signal tests).
+    pub interrupt: Interrupt,
+    /// On the first press in loopback mode (a spare GPIO driven low): create this file, then
+    /// hang with the line driven until the run is interrupted (a check that blocks).
+    pub hang_on_press: Option<PathBuf>,
+    /// With `hang_on_press`: ignore the interrupt too (a call stuck in the kernel).
+    pub hang_forever: bool,
+    /// Output written so far by the run (the streaming tests), copied at every tell_user.
+    pub output_probe: Option<Rc<RefCell<Vec<u8>>>>,
+    pub probes: Vec<String>,
 }
 
 const BUTTONS: [(u32, u16, &str, &str); 2] = [
@@ -416,6 +429,12 @@ impl FakeBoard {
             told: Vec::new(),
             emulated: layout.emulated,
             driven: BTreeMap::new(),
+            drive_log: Vec::new(),
+            interrupt: Interrupt::new(),
+            hang_on_press: None,
+            hang_forever: false,
+            output_probe: None,
+            probes: Vec::new(),
         };
         // gpio-sim lines start pulled down: the active-low buttons read as pressed at boot.
         if layout.emulated {
@@ -573,13 +592,31 @@ impl Platform for FakeBoard {
                 "refusing to drive GPIO 4: it is in mode Out".into(),
             ));
         }
+        let interrupted = s.interrupt.signal().is_some();
+        s.drive_log.push((pin, high, interrupted));
         s.driven.insert(pin, high);
         s.sync();
+        if !high {
+            if let Some(ready) = s.hang_on_press.take() {
+                let (interrupt, forever) = (s.interrupt.clone(), s.hang_forever);
+                drop(s);
+                fs::write(&ready, format!("GPIO {pin} driven low\n")).unwrap();
+                let until = std::time::Instant::now() + Duration::from_secs(30);
+                while (forever || interrupt.signal().is_none()) && std::time::Instant::now() < until
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
         Ok(())
     }
 
     fn release_outputs(&mut self) {
         self.0.borrow_mut().driven.clear();
+    }
+
+    fn interrupted(&self) -> Option<i32> {
+        self.0.borrow().interrupt.signal()
     }
 
     fn open_input(&mut self, devnode: &Path) -> Result<Box<dyn InputDevice>, PlatformError> {
@@ -616,6 +653,10 @@ impl Platform for FakeBoard {
     fn tell_user(&mut self, text: &str) {
         let mut s = self.0.borrow_mut();
         s.told.push(text.to_string());
+        if let Some(out) = s.output_probe.clone() {
+            let copy = String::from_utf8_lossy(&out.borrow()).into_owned();
+            s.probes.push(copy);
+        }
         // The simulated person does what they are told.
         let line = if text.contains("GPIO 17") { 17 } else { 18 };
         if text.contains("Press") {
