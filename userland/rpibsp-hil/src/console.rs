@@ -9,11 +9,32 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::protocol::{find, tail};
+use crate::rfc2217::{self, Telnet, IAC};
+
+/// How a TCP console is spoken to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TcpMode {
+    /// RFC 2217 if the server starts telnet negotiation within [`AUTO_WAIT`] (ser2net
+    /// `telnet(rfc2217)`, labgrid), otherwise raw; nothing telnet is sent to a raw server.
+    #[default]
+    Auto,
+    /// Telnet with COM-PORT-OPTION (RFC 2217); fails when the server does not negotiate.
+    Rfc2217,
+    /// Plain bytes (ser2net `raw`, QEMU `-serial tcp:`).
+    Raw,
+}
+
+/// How long `auto` waits for the server's telnet negotiation before taking the console as raw.
+pub const AUTO_WAIT: Duration = Duration::from_secs(2);
+/// How long `rfc2217` waits for an answer to its negotiation.
+pub const RFC2217_WAIT: Duration = Duration::from_secs(3);
+/// How long the negotiation may take once the server spoke telnet.
+const SETTLE_WAIT: Duration = Duration::from_secs(2);
 
 /// Console errors.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +58,14 @@ pub enum ConsoleError {
         /// Underlying error.
         #[source]
         source: io::Error,
+    },
+    /// `--tcp-mode rfc2217` against a server that does not negotiate telnet.
+    #[error("console {addr}: the server does not speak RFC 2217 ({why}): use --tcp-mode raw")]
+    NotRfc2217 {
+        /// host:port.
+        addr: String,
+        /// What was seen.
+        why: String,
     },
     /// The QEMU console socket could not be reached.
     #[error("cannot connect to QEMU's console socket {}: {source}", path.display())]
@@ -112,6 +141,192 @@ enum Chunk {
     Closed(String),
 }
 
+/// The telnet state and the sending half, shared by the reader thread (which answers the
+/// server's negotiation) and the writer.
+struct Shared {
+    telnet: Telnet,
+    out: TcpStream,
+}
+
+struct TelnetWriter(Arc<Mutex<Shared>>);
+
+impl Write for TelnetWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let wire = s.telnet.encode(data);
+        s.out.write_all(&wire)?;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).out.flush()
+    }
+}
+
+struct TelnetReader {
+    stream: TcpStream,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl Read for TelnetReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        // Decoding never makes data longer, so what is read fits into `out`.
+        let mut raw = vec![0u8; out.len().min(4096)];
+        let n = self.stream.read(&mut raw)?;
+        if n == 0 {
+            return Ok(0);
+        }
+        let mut data = Vec::with_capacity(n);
+        let mut s = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        let reply = s.telnet.receive(&raw[..n], &mut data);
+        if !reply.is_empty() {
+            s.out.write_all(&reply)?;
+        }
+        drop(s);
+        if data.is_empty() {
+            // Only telnet commands: not the end of the stream.
+            return Err(io::Error::new(io::ErrorKind::WouldBlock, "telnet only"));
+        }
+        out[..data.len()].copy_from_slice(&data);
+        Ok(data.len())
+    }
+}
+
+impl ReadTimeout for TelnetReader {
+    fn prepare(&mut self) -> io::Result<()> {
+        self.stream
+            .set_read_timeout(Some(Duration::from_millis(100)))
+    }
+}
+
+/// Printable start of some bytes, for messages.
+fn preview(data: &[u8]) -> String {
+    let text: String = String::from_utf8_lossy(&data[..data.len().min(40)])
+        .chars()
+        .map(|c| if c.is_control() { '.' } else { c })
+        .collect();
+    format!("{text:?}")
+}
+
+/// What a handshake found: the telnet state (None: raw), console data received meanwhile, and
+/// a note for the report.
+type Handshake = (Option<Telnet>, Vec<u8>, Option<String>);
+
+/// Finds out (auto) or insists (rfc2217) whether the server speaks telnet, and negotiates.
+fn handshake(addr: &str, stream: &TcpStream, mode: TcpMode) -> Result<Handshake, ConsoleError> {
+    if mode == TcpMode::Raw {
+        return Ok((None, Vec::new(), None));
+    }
+    let io_err = |source| ConsoleError::Tcp {
+        addr: addr.to_string(),
+        source,
+    };
+    let not = |why: String| ConsoleError::NotRfc2217 {
+        addr: addr.to_string(),
+        why,
+    };
+    let mut s = stream;
+    let mut telnet = Telnet::default();
+    if mode == TcpMode::Rfc2217 {
+        s.write_all(&telnet.start()).map_err(io_err)?;
+    }
+    let wait = if mode == TcpMode::Auto {
+        AUTO_WAIT
+    } else {
+        RFC2217_WAIT
+    };
+    s.set_read_timeout(Some(Duration::from_millis(50)))
+        .map_err(io_err)?;
+    let start = Instant::now();
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    // 1. The first bytes: telnet or not.
+    let first = loop {
+        match s.read(&mut buf) {
+            Ok(0) => {
+                if mode == TcpMode::Rfc2217 {
+                    return Err(not("it closed the connection without negotiating".into()));
+                }
+                return Ok((None, Vec::new(), None)); // the reader reports the close
+            }
+            Ok(n) => break n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut
+                        | io::ErrorKind::WouldBlock
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(io_err(e)),
+        }
+        if start.elapsed() >= wait {
+            let secs = wait.as_secs_f64();
+            if mode == TcpMode::Rfc2217 {
+                return Err(not(format!("no telnet negotiation within {secs:.0} s")));
+            }
+            return Ok((
+                None,
+                Vec::new(),
+                Some(format!(
+                    "tcp {addr}: no telnet negotiation from the server within {secs:.0} s: raw TCP (--tcp-mode rfc2217 to insist)"
+                )),
+            ));
+        }
+    };
+    if buf[0] != IAC {
+        if mode == TcpMode::Rfc2217 {
+            return Err(not(format!(
+                "it sent console data {} instead of telnet negotiation",
+                preview(&buf[..first])
+            )));
+        }
+        return Ok((
+            None,
+            buf[..first].to_vec(),
+            Some(format!(
+                "tcp {addr}: the server sent data, no telnet negotiation: raw TCP"
+            )),
+        ));
+    }
+    // 2. Telnet: answer, ask for what is still missing, and wait (a little) for the line
+    // settings to be confirmed.
+    let mut reply = telnet.receive(&buf[..first], &mut data);
+    reply.extend(telnet.start());
+    s.write_all(&reply).map_err(io_err)?;
+    let settle = Instant::now();
+    while !telnet.com_port_settled() && settle.elapsed() < SETTLE_WAIT {
+        match s.read(&mut buf) {
+            Ok(0) => break, // the reader reports the close
+            Ok(n) => {
+                let reply = telnet.receive(&buf[..n], &mut data);
+                s.write_all(&reply).map_err(io_err)?;
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut
+                        | io::ErrorKind::WouldBlock
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(io_err(e)),
+        }
+    }
+    let note = match (telnet.us(rfc2217::COM_PORT), telnet.baud_ack) {
+        (rfc2217::Q::Yes, Some(b)) if b == rfc2217::BAUD => None,
+        (rfc2217::Q::Yes, Some(b)) => Some(format!(
+            "tcp {addr}: RFC 2217: asked for {} baud, the server set {b}",
+            rfc2217::BAUD
+        )),
+        (rfc2217::Q::Yes, None) => Some(format!(
+            "tcp {addr}: RFC 2217: the server did not confirm the baud rate"
+        )),
+        _ => Some(format!(
+            "tcp {addr}: telnet without COM-PORT-OPTION (RFC 2217 refused): line settings left to the server"
+        )),
+    };
+    Ok((Some(telnet), data, note))
+}
+
 /// The open console.
 pub struct Console {
     writer: Box<dyn Write + Send>,
@@ -127,6 +342,8 @@ pub struct Console {
     last_rx: Instant,
     /// What the console is connected to, for messages.
     pub description: String,
+    /// Remarks about how the link was set up (for the run's notes).
+    pub notes: Vec<String>,
 }
 
 trait ReadTimeout: Read + Send {
@@ -210,6 +427,7 @@ impl Console {
             state: LinkState::Open,
             last_rx: Instant::now(),
             description,
+            notes: Vec::new(),
         }
     }
 
@@ -232,8 +450,9 @@ impl Console {
         ))
     }
 
-    /// Connects to a raw TCP console (ser2net `raw`, labgrid, QEMU `-serial tcp:`).
-    pub fn tcp(addr: &str, timeout: Duration) -> Result<Console, ConsoleError> {
+    /// Connects to a TCP console: raw (ser2net `raw`, QEMU `-serial tcp:`) or telnet with
+    /// RFC 2217 (ser2net `telnet(rfc2217)`, labgrid), as `mode` says.
+    pub fn tcp(addr: &str, timeout: Duration, mode: TcpMode) -> Result<Console, ConsoleError> {
         let err = |source| ConsoleError::Tcp {
             addr: addr.to_string(),
             source,
@@ -243,17 +462,52 @@ impl Console {
             match TcpStream::connect_timeout(&sa, timeout) {
                 Ok(stream) => {
                     let _ = stream.set_nodelay(true);
-                    let reader = stream.try_clone().map_err(err)?;
-                    return Ok(Console::new(
-                        Box::new(stream),
-                        Box::new(reader),
-                        format!("tcp {addr}"),
-                    ));
+                    return Console::over_tcp(addr, stream, mode);
                 }
                 Err(e) => last = e,
             }
         }
         Err(err(last))
+    }
+
+    fn over_tcp(addr: &str, stream: TcpStream, mode: TcpMode) -> Result<Console, ConsoleError> {
+        let err = |source| ConsoleError::Tcp {
+            addr: addr.to_string(),
+            source,
+        };
+        let reader = stream.try_clone().map_err(err)?;
+        let (telnet, early, note) = handshake(addr, &stream, mode)?;
+        let mut console = match telnet {
+            None => Console::new(
+                Box::new(stream),
+                Box::new(reader),
+                format!("tcp {addr} (raw)"),
+            ),
+            Some(telnet) => {
+                let line = match telnet.baud_ack {
+                    Some(b) => format!("RFC 2217, {b} 8N1"),
+                    None => "telnet, line settings not confirmed".to_string(),
+                };
+                let shared = Arc::new(Mutex::new(Shared {
+                    telnet,
+                    out: stream,
+                }));
+                Console::new(
+                    Box::new(TelnetWriter(shared.clone())),
+                    Box::new(TelnetReader {
+                        stream: reader,
+                        shared,
+                    }),
+                    format!("tcp {addr} ({line})"),
+                )
+            }
+        };
+        if !early.is_empty() {
+            console.buf.extend_from_slice(&early);
+            console.last_rx = Instant::now();
+        }
+        console.notes.extend(note);
+        Ok(console)
     }
 
     /// Connects to a Unix socket (QEMU `-chardev socket,server=on`).

@@ -1,16 +1,18 @@
 //! Hardware-in-the-loop runner for the Raspberry Pi BSP, used from the laptop.
 //!
-//! It drives a board through its serial console — a real serial device, a raw TCP console,
-//! or the emulated board that it starts itself in QEMU — waits for the boot and the login
-//! prompt, logs in, quiets the kernel console, runs `rpibsp-verify --format tap` and further
-//! commands framed with unique markers (so exit statuses survive kernel messages on the
-//! line), and reports the results as a summary, JUnit XML and raw console logs.
+//! It drives a board through its serial console — a real serial device, a TCP console (raw or
+//! RFC 2217 telnet, as ser2net and labgrid serve it), or the emulated board that it starts
+//! itself in QEMU — waits for the boot and the login prompt, logs in, quiets the kernel
+//! console, runs `rpibsp-verify --format tap` and further commands framed with unique markers
+//! (so exit statuses survive kernel messages on the line), and reports the results as a summary, JUnit XML and raw console logs.
 
 pub mod console;
 pub mod protocol;
 pub mod qemu;
+pub mod rfc2217;
 pub mod runner;
 pub mod session;
 
+pub use console::TcpMode;
 pub use runner::{run, run_observed, Observer, RunConfig, RunReport, Target, Verdict};
 pub use session::{Login, Timeouts};

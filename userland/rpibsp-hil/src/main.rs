@@ -12,7 +12,17 @@ use clap::{ArgGroup, Parser, ValueEnum};
 
 use rpibsp_hil::qemu::{Machine, QemuSpec, Rootfs};
 use rpibsp_hil::runner::{Observer, RunReport};
-use rpibsp_hil::{Login, RunConfig, Target, Timeouts};
+use rpibsp_hil::{Login, RunConfig, Target, TcpMode, Timeouts};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum TcpModeArg {
+    /// RFC 2217 if the server negotiates telnet first, else raw
+    Auto,
+    /// Telnet with COM-PORT-OPTION (RFC 2217); fail if the server does not negotiate
+    Rfc2217,
+    /// Plain bytes
+    Raw,
+}
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum MachineArg {
@@ -41,8 +51,10 @@ EXAMPLES:
   rpibsp-hil --qemu raspi3b --kernel Image --dtb board.dtb --sd sdcard.img
   # real board on a USB serial adapter, interactive button checks
   rpibsp-hil --serial /dev/ttyUSB0 --verify-cmd 'rpibsp-verify --format tap --mode loopback'
-  # console served by ser2net (raw mode) or labgrid
+  # console served by ser2net / labgrid: telnet(rfc2217) is detected (--tcp-mode auto);
+  # --tcp-mode rfc2217 insists on it, --tcp-mode raw for ser2net raw or QEMU -serial tcp:
   rpibsp-hil --tcp 127.0.0.1:5000 --cmd 'uname -a' --script checks.txt
+  rpibsp-hil --tcp 127.0.0.1:5000 --tcp-mode rfc2217
 
 OUTPUT:
   The on-board results are taken as each TAP line arrives. With --junit the file is rewritten
@@ -73,9 +85,21 @@ struct Cli {
     #[arg(long, default_value_t = 115_200, help_heading = "Target (choose one)")]
     baud: u32,
 
-    /// Raw TCP console (ser2net raw mode, labgrid, QEMU -serial tcp:), HOST:PORT
+    /// TCP console, HOST:PORT: ser2net / labgrid (RFC 2217 or raw), QEMU -serial tcp: (raw)
     #[arg(long, value_name = "HOST:PORT", help_heading = "Target (choose one)")]
     tcp: Option<String>,
+
+    /// How --tcp is spoken: rfc2217 (telnet, COM-PORT-OPTION sets 115200 8N1), raw, or auto
+    /// (RFC 2217 when the server starts telnet negotiation within 2 s, else raw)
+    #[arg(
+        long,
+        value_enum,
+        value_name = "MODE",
+        default_value = "auto",
+        requires = "tcp",
+        help_heading = "Target (choose one)"
+    )]
+    tcp_mode: TcpModeArg,
 
     /// Start the emulated board in qemu-system-aarch64
     #[arg(
@@ -313,7 +337,14 @@ fn config(cli: &Cli) -> Result<RunConfig> {
             baud: cli.baud,
         }
     } else if let Some(addr) = &cli.tcp {
-        Target::Tcp { addr: addr.clone() }
+        Target::Tcp {
+            addr: addr.clone(),
+            mode: match cli.tcp_mode {
+                TcpModeArg::Auto => TcpMode::Auto,
+                TcpModeArg::Rfc2217 => TcpMode::Rfc2217,
+                TcpModeArg::Raw => TcpMode::Raw,
+            },
+        }
     } else if let Some(m) = cli.qemu {
         let (Some(kernel), Some(dtb)) = (&cli.kernel, &cli.dtb) else {
             bail!("--qemu needs --kernel and --dtb");

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use rpibsp_report::tap::{LineKind, TapDocument, TapStream};
 use rpibsp_report::{human_duration, Case, Counts, Outcome};
 
-use crate::console::{Console, ConsoleError};
+use crate::console::{Console, ConsoleError, TcpMode};
 use crate::protocol::ConsoleLine;
 use crate::qemu::{Qemu, QemuError, QemuSpec};
 use crate::session::{BootError, CmdResult, Login, Session, Timeouts};
@@ -23,10 +23,12 @@ pub enum Target {
         /// Baud rate.
         baud: u32,
     },
-    /// A raw TCP console.
+    /// A TCP console (raw or RFC 2217).
     Tcp {
         /// host:port.
         addr: String,
+        /// Raw, RFC 2217, or whichever the server speaks.
+        mode: TcpMode,
     },
     /// The emulated board, started by rpibsp-hil.
     Qemu {
@@ -42,7 +44,7 @@ impl Target {
     pub fn describe(&self) -> String {
         match self {
             Target::Serial { path, baud } => format!("serial {path} @ {baud}"),
-            Target::Tcp { addr } => format!("tcp {addr}"),
+            Target::Tcp { addr, .. } => format!("tcp {addr}"),
             Target::Qemu { spec, .. } => format!("qemu {}", spec.machine.name()),
         }
     }
@@ -243,7 +245,15 @@ fn open(cfg: &RunConfig, workdir: &Path, notes: &mut Vec<String>) -> Result<Open
     }
     Ok(match &cfg.target {
         Target::Serial { path, baud } => Opened::Plain(Console::serial(path, *baud)?),
-        Target::Tcp { addr } => Opened::Plain(Console::tcp(addr, Duration::from_secs(10))?),
+        Target::Tcp { addr, mode } => {
+            let mut c = Console::tcp(addr, Duration::from_secs(10), *mode)?;
+            for n in std::mem::take(&mut c.notes) {
+                if !notes.contains(&n) {
+                    notes.push(n);
+                }
+            }
+            Opened::Plain(c)
+        }
         Target::Qemu { spec, resize_sd } => {
             let (q, c, more) = Qemu::start(spec, workdir, *resize_sd)?;
             for n in more {

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{Board, TcpBoard};
-use rpibsp_hil::{RunConfig, Target, Verdict};
+use rpibsp_hil::{RunConfig, Target, TcpMode, Verdict};
 use rpibsp_report::Outcome;
 
 fn hil(args: &[&str]) -> (i32, String, String) {
@@ -27,6 +27,7 @@ fn tcp_console_good_run_via_library() {
     let board = TcpBoard::start(vec![Board::default()]);
     let mut cfg = RunConfig::new(Target::Tcp {
         addr: board.addr.clone(),
+        mode: TcpMode::Raw,
     });
     cfg.timeouts.boot = Duration::from_secs(5);
     cfg.commands = vec!["uname -a".into()];
@@ -46,6 +47,7 @@ fn boot_is_retried_on_a_fresh_connection() {
     ]);
     let mut cfg = RunConfig::new(Target::Tcp {
         addr: board.addr.clone(),
+        mode: TcpMode::Raw,
     });
     cfg.timeouts.boot = Duration::from_secs(2);
     cfg.timeouts.poke_after = None;
