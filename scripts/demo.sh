@@ -18,7 +18,9 @@ cat <<EOF
 
 === Emulated Raspberry Pi ($machine) booting from $img
     QEMU does not run the Pi firmware, so the overlays were applied on the host the way the
-    firmware applies dtoverlay=rpibsp; the emulation overlay adds the simulated buttons.
+    firmware applies dtoverlay=rpibsp; the emulation overlay adds the simulated buttons.  The
+    kernel command line is the card's own cmdline.txt (root=PARTUUID=, no console=), and the
+    console below is the mini UART, the device tree's stdout-path (GPIO 14/15 on the board).
 
 EOF
 set +e

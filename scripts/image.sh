@@ -55,25 +55,37 @@ for d in "${DTBS[@]}"; do
 	install -m 0644 "$dtbdir/$d.dtb" "$work/boot/$d.dtb"
 done
 install -m 0644 "${overlays[@]}" "$work/boot/overlays/"
+# config.txt and cmdline.txt: what they do on a real Pi, and why, is in README.md ("Using a real
+# Raspberry Pi"); tests/image checks both, and models the firmware's board-type filters.
 cat >"$work/boot/config.txt" <<'EOF'
 # Raspberry Pi firmware configuration of the rpi-bsp image.
 arm_64bit=1
 kernel=Image
-# Serial console on GPIO 14/15 at 115200 (the mini UART on Pi 3; core clock fixed by the firmware).
+# Serial console on GPIO 14/15 at 115200 baud. On the 3B, 3B+ and 4B that is the mini UART,
+# whose baud rate follows the VPU core clock: enable_uart=1 enables it and makes the firmware fix
+# the core clock. cmdline.txt names no console: Linux takes the device tree's stdout-path.
 enable_uart=1
-# Mainline device trees (the firmware's default names are the downstream bcm2710/bcm2711 ones).
-[pi3]
+# Mainline device trees, one per supported board, chosen by the board type of the revision code
+# (the firmware's default names are the downstream bcm2710/bcm2711 ones). [pi3], [pi3+] and [pi4]
+# would also match boards this image does not support. Supported: 3B (0x8), 3B+ (0xD), 4B (0x11).
+# Not supported, no device tree here, so they do not boot: 3A+ (0xE), CM3 (0xA), CM3+ (0x10),
+# Zero 2 W (0x12), Pi 400 (0x13), CM4 (0x14), CM4S (0x15), the 2B and every other model.
+[board-type=0x8]
 device_tree=bcm2837-rpi-3-b.dtb
-[pi3+]
+[board-type=0xD]
 device_tree=bcm2837-rpi-3-b-plus.dtb
-[pi4]
+[board-type=0x11]
 device_tree=bcm2711-rpi-4-b.dtb
 [all]
 # The BSP's hardware: buttons on GPIO 17 (LED on) and 18 (LED off), LED on GPIO 4, devicemodel.
 # Parameters: see dts/README.md, e.g. dtoverlay=rpibsp,led_pin=5
 dtoverlay=rpibsp
 EOF
-echo "console=ttyS1,115200 root=/dev/mmcblk0p2 rootfstype=ext4 rootwait ro" >"$work/boot/cmdline.txt"
+# The root by the partition's id (disk signature - partition number), not by /dev/mmcblkN: the
+# mainline device trees have no mmc aliases, so MMC hosts are numbered in probe order, and on a 4B
+# the card slot (emmc2) can come after the WiFi SDIO host. No console=: any console= makes Linux
+# ignore stdout-path, and the firmware's 8250.nr_uarts=1 renumbers the mini UART (ttyS0, not ttyS1).
+printf 'root=PARTUUID=%08x-02 rootfstype=ext4 rootwait ro\n' "$DISK_SIGNATURE" >"$work/boot/cmdline.txt"
 
 # The root filesystem, with normalised timestamps (the ownership is root's under fakeroot).
 cp -a "$rootfs/." "$work/root/"

@@ -12,8 +12,18 @@
 #     --file SRC        extra file copied to /rpibsp/ in the guest (repeatable)
 #     --kernel FILE     kernel Image (default: the BSP kernel build)
 #     --initrd FILE     base initramfs (default: $RPIBSP_OUT/initramfs.cpio.gz from `make initramfs`)
-#     --sd IMAGE        boot from (a copy of) this SD-card image instead, root on its partition 2,
-#                       and run --guest-cmd PATH, a program inside the image, as the test
+#     --sd IMAGE        boot from (a copy of) this SD-card image instead, with the kernel command
+#                       line the firmware would pass: --prepend, the card's own cmdline.txt (first
+#                       line, from its boot partition), then rpibsp.test=PATH and --append; run
+#                       --guest-cmd PATH, a program inside the image, as the test.  The console log
+#                       is then the mini UART's (GPIO 14/15 on the real board, where the card's
+#                       device tree stdout-path puts the console); the PL011's output is shown on
+#                       failure.  raspi4b: the card is in the emmc2 slot, as on the real 4B, and
+#                       the mini UART gets a fixed clock (QEMU's lacks a divisor latch: miniuart.sh)
+#     --prepend ARGS    with --sd: arguments before cmdline.txt, the way the firmware puts its own
+#                       (e.g. 8250.nr_uarts=1)
+#     --sdio IMAGE      with --sd on raspi4b: a second card (a copy) in the Arasan sdhci
+#                       (mmc@7e300000, the real 4B's WiFi SDIO host)
 #     --live            also print the console as it comes, on stderr (the demo)
 #     --append ARGS     extra kernel command line arguments
 #     --timeout SEC     hard limit for the whole boot + test (default 180)
@@ -25,8 +35,10 @@
 # machines never power off, so QEMU is stopped here once the last marker arrives.
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
+. "$RPIBSP_ROOT/tests/qemu/miniuart.sh"
 
-machine=raspi3b dtb="" script="" kernel="" initrd="" sd="" guest_cmd="" live=false append="" timeout=180 log=""
+machine=raspi3b dtb="" script="" kernel="" initrd="" sd="" sdio="" guest_cmd="" live=false append="" prepend=""
+timeout=180 log=""
 files=() allow=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -37,6 +49,8 @@ while [ $# -gt 0 ]; do
 	--kernel) kernel=$2 ;;
 	--initrd) initrd=$2 ;;
 	--sd) sd=$2 ;;
+	--sdio) sdio=$2 ;;
+	--prepend) prepend=$2 ;;
 	--guest-cmd) guest_cmd=$2 ;;
 	--live)
 		live=true
@@ -48,7 +62,7 @@ while [ $# -gt 0 ]; do
 	--log) log=$2 ;;
 	--allow) allow+=("$2") ;;
 	-h | --help)
-		sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*) die "unknown option '$1' (try --help)" ;;
@@ -64,8 +78,11 @@ if [ -n "$sd" ]; then
 	[ -f "$sd" ] || die "--sd: no image '$sd'"
 	[ -n "$guest_cmd" ] || die "--sd needs --guest-cmd PATH (the program in the image to run)"
 	script=$guest_cmd
+	[ -z "$sdio" ] || [ "$machine" = raspi4b ] || die "--sdio needs --machine raspi4b (the 4B's WiFi SDIO host)"
+	[ -z "$sdio" ] || [ -f "$sdio" ] || die "--sdio: no image '$sdio'"
 else
 	[ -f "$script" ] || die "--script: no test script '$script'"
+	[ -z "$sdio$prepend" ] || die "--sdio and --prepend need --sd (they are about booting from the card)"
 fi
 kdir=$("$RPIBSP_ROOT/scripts/kernel.sh" builddir)
 kernel=${kernel:-$kdir/arch/arm64/boot/Image}
@@ -85,13 +102,35 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-qemu=(qemu-system-aarch64 -M "$machine" -kernel "$kernel" -dtb "$dtb" -display none -monitor none
-	-serial "file:$log" -no-reboot)
+if [ -n "$sd" ] && [ "$machine" = raspi4b ]; then
+	# The console will be the mini UART: on the emulated 4B it needs a fixed clock (miniuart.sh).
+	qemu_miniuart_dtb "$dtb" "$work/board.dtb" || die "cannot give the mini UART of $dtb a fixed clock"
+	dtb=$work/board.dtb
+fi
+qemu=(qemu-system-aarch64 -M "$machine" -kernel "$kernel" -dtb "$dtb" -display none -monitor none -no-reboot)
+# pow2 IMAGE OPTION: QEMU's SD cards must be a power of two in size.
+pow2() {
+	local size
+	size=$(stat -c %s "$1")
+	if [ "$size" -eq 0 ] || [ $((size & (size - 1))) -ne 0 ]; then
+		die "$2: $1 is $size bytes, QEMU needs a power of two"
+	fi
+}
 if [ -n "$sd" ]; then
 	# The card's own root filesystem and programs; QEMU needs a power-of-two card size.
 	cp --sparse=always "$sd" "$work/sd.img"
-	size=$(stat -c %s "$work/sd.img")
-	[ $((size & (size - 1))) -eq 0 ] || die "--sd: $sd is $size bytes, QEMU needs a power of two"
+	pow2 "$work/sd.img" --sd
+	# The card's own kernel command line: QEMU does not run the firmware, which reads cmdline.txt
+	# from the first (FAT) partition and passes its first line, after its own arguments.
+	lba=$(od -An -tu4 -j454 -N4 "$work/sd.img" | tr -d ' ')
+	[ "${lba:-0}" -gt 0 ] || die "--sd: $sd has no partition 1 in its MBR (no boot partition)"
+	MTOOLS_SKIP_CHECK=1 mtype -i "$work/sd.img@@$((lba * 512))" ::/cmdline.txt >"$work/cmdline.txt" 2>"$work/mtype.err" ||
+		die "--sd: cannot read cmdline.txt from the boot partition of $sd: $(head -n1 "$work/mtype.err")"
+	card_cmdline=$(head -n1 "$work/cmdline.txt" | tr -d '\r')
+	[ -n "$card_cmdline" ] || die "--sd: the cmdline.txt of $sd is empty"
+	# The console is where the card's command line and device tree put it: on the 3B/3B+/4B the
+	# mini UART (stdout-path "serial1"), which is QEMU's second serial port; the first is the PL011.
+	qemu+=(-serial "file:$work/pl011.log" -serial "file:$log")
 	if [ "$machine" = raspi4b ]; then
 		# The 4B's card slot is the emmc2 controller (mmc@7e340000), but QEMU (10.0, hw/arm/raspi.c
 		# raspi_base_machine_init) puts the -drive if=sd card on the BCM2838 GPIO block's SD bus,
@@ -104,10 +143,16 @@ if [ -n "$sd" ]; then
 		# the card on fe340000.mmc.
 		qemu+=(-drive "if=none,id=card,format=raw,file=$work/sd.img"
 			-device "sd-card,drive=card,bus=/generic-sdhci/sd-bus")
+		if [ -n "$sdio" ]; then
+			# A second card where QEMU puts "-drive if=sd": the Arasan sdhci (see above).
+			cp --sparse=always "$sdio" "$work/sdio.img"
+			pow2 "$work/sdio.img" --sdio
+			qemu+=(-drive "if=sd,format=raw,file=$work/sdio.img")
+		fi
 	else
 		qemu+=(-drive "if=sd,format=raw,file=$work/sd.img")
 	fi
-	cmdline="console=ttyAMA0,115200 root=/dev/mmcblk0p2 rootfstype=ext4 rootwait ro rpibsp.test=$guest_cmd $append"
+	cmdline="${prepend:+$prepend }$card_cmdline rpibsp.test=$guest_cmd $append"
 else
 	# The test payload: /rpibsp/<script>, the guest TAP helpers and extra files, as a second cpio
 	# archive appended to the base initramfs (the kernel unpacks concatenated archives in order).
@@ -122,7 +167,7 @@ else
 	[ -f "$initrd" ] || die "no initramfs at $initrd (run 'make initramfs')"
 	"$RPIBSP_ROOT/scripts/initramfs.sh" "$work/payload" "$work/payload.cpio.gz" "$kdir" >/dev/null
 	cat "$initrd" "$work/payload.cpio.gz" >"$work/initrd.cpio.gz"
-	qemu+=(-initrd "$work/initrd.cpio.gz")
+	qemu+=(-initrd "$work/initrd.cpio.gz" -serial "file:$log")
 	cmdline="console=ttyAMA0,115200 rpibsp.test=/rpibsp/$name $append"
 fi
 qemu+=(-append "$cmdline")
@@ -163,6 +208,7 @@ tr -d '\r' <"$log" >"$work/log"
 # The script's own lines, as TAP for the caller.
 sed -n '/^RPIBSP-TEST-BEGIN/,/^RPIBSP-TEST-END/p' "$work/log" | grep -E '^(ok|not ok|#|1\.\.)' || true
 printf '# %s on %s: %s after %.1f s, console log %s\n' "$name" "$machine" "$result" "$elapsed" "$log"
+[ -z "$sd" ] || echo "# kernel command line (--prepend, the card's cmdline.txt, the test's): $cmdline"
 
 status=0
 case "$result" in
@@ -181,6 +227,14 @@ rc=$(sed -n 's/^RPIBSP-TEST-END rc=\([0-9]*\).*/\1/p' "$work/log" | tail -n1)
 if [ "$result" = finished ] && [ "$rc" != 0 ]; then
 	echo "# FAIL: the guest script exited with status ${rc:-unknown}"
 	status=1
+fi
+
+if [ "$status" -ne 0 ] && [ -n "$sd" ]; then
+	[ -s "$work/log" ] || echo "# nothing on the mini UART (QEMU's second serial port): the kernel did not start, or the card's command line put the console elsewhere"
+	if [ -s "$work/pl011.log" ]; then
+		echo "# the PL011 (ttyAMA0, QEMU's first serial port) had output (last lines):"
+		tr -d '\r' <"$work/pl011.log" | tail -n 10 | sed 's/^/#   /'
+	fi
 fi
 
 # Kernel trouble anywhere in the console log or the dumped kernel log fails the boot.
