@@ -41,7 +41,7 @@ umount_all() {
 	local dir=$1 t
 	[ -d "$dir" ] || return 0
 	# Deepest first; a lazy unmount so that a process still leaving does not keep them busy.
-	findmnt -rn -o TARGET | grep -F "$(realpath "$dir")/" | sort -r | while read -r t; do
+	{ findmnt -rn -o TARGET | grep -F "$(realpath "$dir")/" || true; } | sort -r | while read -r t; do
 		umount -l "$t" || warn "cannot unmount $t"
 	done
 }

@@ -93,14 +93,14 @@ apt_fetch() {
 	apt=$RPIBSP_CACHE/apt/$suite-$comp-$arch
 	mkdir -p "$dl" "$apt/lists/partial" "$apt/cache/archives/partial"
 	printf 'deb %s %s %s\n' "$mirror" "$suite" "$comp" >"$apt/sources.list"
-	local -a o=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=-
+	local -a aptopts=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=-
 		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User="$(id -un)")
 	local spec=$pkg=$ver
-	[ "$arch" = all ] || { o+=(-o "APT::Architectures::=$arch") && spec=$pkg:$arch=$ver; }
-	apt-get "${o[@]}" -q update >&2 ||
+	[ "$arch" = all ] || { aptopts+=(-o "APT::Architectures::=$arch") && spec=$pkg:$arch=$ver; }
+	apt-get "${aptopts[@]}" -q update >&2 ||
 		die "cannot read the package lists of Debian $suite ($comp) from $mirror (see apt's messages above; \
 RPIBSP_DEBIAN_MIRROR=<url> names another archive)"
-	(cd "$dl" && apt-get "${o[@]}" -q download "$spec" >&2) ||
+	(cd "$dl" && apt-get "${aptopts[@]}" -q download "$spec" >&2) ||
 		die "$pkg $ver is not in Debian $suite ($comp) at $mirror any more: pick the version apt offers there and \
 update its pin (kernel/source.env or scripts/packages.env)"
 	echo "$sum  $deb" | sha256sum -c --status ||

@@ -131,12 +131,13 @@ for dist in ${RPIBSP_HOST_DISTS-bookworm trixie}; do
 	t "$dist: a second setup.sh does nothing" bash -c "'$fr' run '$r' scripts/setup.sh 2>&1 | grep -qx '>>> toolchain complete'"
 
 	# The image step with an empty download cache, on this host's kernel build (no compile).
-	mkdir -p "$r$kb" "$r/home/dev/stage"
-	mount --bind -o ro "$kb" "$r$kb"
+	# (At a path the user can reach: the host's may be under /root.)
+	mkdir -p "$r/opt/rpibsp-kbuild" "$r/home/dev/stage"
+	mount --bind -o ro "$kb" "$r/opt/rpibsp-kbuild"
 	cp -a "$mods" "$RPIBSP_OUT/rootfs-extra" "$RPIBSP_OUT/boot/overlays/rpibsp.dtbo" "$r/home/dev/stage/"
 	chroot "$r" chown -R dev:dev /home/dev/stage
 	start=$SECONDS
-	inroot env RPIBSP_KBUILD="$kb" RPIBSP_OUT=/home/dev/out bash -c "
+	inroot env RPIBSP_KBUILD=/opt/rpibsp-kbuild RPIBSP_OUT=/home/dev/out bash -c "
 		set -euo pipefail
 		mkdir -p /home/dev/out && cp -a /home/dev/stage/rootfs-extra /home/dev/out/
 		scripts/rootfs.sh /home/dev/out/rootfs /home/dev/stage/${mods##*/}
@@ -148,7 +149,7 @@ for dist in ${RPIBSP_HOST_DISTS-bookworm trixie}; do
 		test -s "$r/home/dev/out/sdcard.img" -a -s "$r/home/dev/out/sdcard.img.bmap" -a -s "$r/home/dev/out/sdcard.img.sha256"
 	t "$dist: the firmware and busybox came through apt with deb822 sources" \
 		bash -c "ls '$r/home/dev/.cache/rpi-bsp/dl/' | grep -q raspi-firmware && ls '$r/home/dev/.cache/rpi-bsp/dl/' | grep -q busybox-static"
-	umount "$r$kb" 2>/dev/null || true
+	umount "$r/opt/rpibsp-kbuild" 2>/dev/null || true
 	"$fr" destroy "$r" >/dev/null 2>&1 || notok "$dist: clean root removed"
 done
 tap_end
