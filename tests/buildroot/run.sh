@@ -241,9 +241,12 @@ fi
 # support/scripts/genimage.sh. Use Buildroot's if we have it, else a stand-in
 # doing what it does: genimage, then "bmaptool create" for each image of the
 # configuration when BR2_PACKAGE_HOST_BMAP_TOOLS=y.
+# The post-image checks' names say when they ran against the stand-in.
 if [ -n "${RPIBSP_BUILDROOT}" ]; then
 	BRTOP="${RPIBSP_BUILDROOT}"
+	GI=""
 else
+	GI=" [stand-in genimage.sh]"
 	BRTOP="${WORK}/brtop"
 	mkdir -p "${BRTOP}/support/scripts"
 	cat >"${BRTOP}/support/scripts/genimage.sh" <<'EOF'
@@ -345,27 +348,27 @@ same_files() { # A1 B1 A2 B2 ...: each pair is identical
 
 for board in rpi3 rpi4; do
 	if [ "${#missing[@]}" -gt 0 ]; then
-		skip "${board}: post-image.sh writes sdcard.img and sdcard.img.bmap" "missing ${missing[*]}"
+		skip "${board}: post-image.sh writes sdcard.img and sdcard.img.bmap${GI}" "missing ${missing[*]}"
 		continue
 	fi
 	bin="${WORK}/images-${board}"
 	stage_images "${board}" "${bin}"
 	if run_post_image "${board}" "${bin}" && [ -s "${bin}/sdcard.img" ] && [ -s "${bin}/sdcard.img.bmap" ]; then
-		ok "${board}: post-image.sh writes sdcard.img and sdcard.img.bmap"
+		ok "${board}: post-image.sh writes sdcard.img and sdcard.img.bmap${GI}"
 	else
-		not_ok "${board}: post-image.sh writes sdcard.img and sdcard.img.bmap"
+		not_ok "${board}: post-image.sh writes sdcard.img and sdcard.img.bmap${GI}"
 		diag <"${WORK}/post-image-${board}.log"
 		continue
 	fi
-	check "${board}: the bmap copies the image exactly (bmaptool copy)" \
+	check "${board}: the bmap copies the image exactly (bmaptool copy)${GI}" \
 		bmap_copy_equal "${bin}/sdcard.img" "${WORK}/copy-${board}.img"
 	rm -f "${WORK}/copy-${board}.img"
 	if ! boot_partition "${bin}/sdcard.img" "${WORK}/boot-${board}.vfat" 2>"${WORK}/mbr.err"; then
-		not_ok "${board}: sdcard.img has a bootable FAT partition and a Linux partition"
+		not_ok "${board}: sdcard.img has a bootable FAT partition and a Linux partition${GI}"
 		diag <"${WORK}/mbr.err"
 		continue
 	fi
-	ok "${board}: sdcard.img has a bootable FAT partition and a Linux partition"
+	ok "${board}: sdcard.img has a bootable FAT partition and a Linux partition${GI}"
 	mdir -i "${WORK}/boot-${board}.vfat" -b :: >"${WORK}/root-${board}.lst" 2>&1 || true
 	mdir -i "${WORK}/boot-${board}.vfat" -b ::/overlays >"${WORK}/ovl-${board}.lst" 2>&1 || true
 	want=(config.txt cmdline.txt Image overlays/)
@@ -380,15 +383,15 @@ for board in rpi3 rpi4; do
 	done
 	grep -qx '::/overlays/rpibsp.dtbo' "${WORK}/ovl-${board}.lst" || absent+=(overlays/rpibsp.dtbo)
 	if [ "${#absent[@]}" -eq 0 ] && ! grep -qx '::/rpibsp.dtb' "${WORK}/root-${board}.lst"; then
-		ok "${board}: the boot partition has the firmware, config.txt, cmdline.txt, Image, the DTBs and overlays/rpibsp.dtbo"
+		ok "${board}: the boot partition has the firmware, config.txt, cmdline.txt, Image, the DTBs and overlays/rpibsp.dtbo${GI}"
 	else
-		not_ok "${board}: the boot partition has the firmware, config.txt, cmdline.txt, Image, the DTBs and overlays/rpibsp.dtbo"
+		not_ok "${board}: the boot partition has the firmware, config.txt, cmdline.txt, Image, the DTBs and overlays/rpibsp.dtbo${GI}"
 		echo "# missing: ${absent[*]:-} ; listing:"
 		diag <"${WORK}/root-${board}.lst"
 	fi
 	mcopy -o -i "${WORK}/boot-${board}.vfat" ::/config.txt "${WORK}/config-${board}.txt"
 	mcopy -o -i "${WORK}/boot-${board}.vfat" ::/overlays/rpibsp.dtbo "${WORK}/rpibsp-${board}.dtbo"
-	check "${board}: config.txt on the card is the board's, overlays/rpibsp.dtbo is the compiled overlay" \
+	check "${board}: config.txt on the card is the board's, overlays/rpibsp.dtbo is the compiled overlay${GI}" \
 		same_files "${WORK}/config-${board}.txt" "${bin}/rpi-firmware/config.txt" \
 		"${WORK}/rpibsp-${board}.dtbo" "${bin}/rpibsp.dtb"
 
@@ -404,12 +407,12 @@ for board in rpi3 rpi4; do
 			fi
 		done
 		if [ "${#bad[@]}" -eq 0 ]; then
-			ok "${board}: overlays/rpibsp.dtbo applies to the card's mainline DTBs (fdtoverlay)"
+			ok "${board}: overlays/rpibsp.dtbo applies to the card's mainline DTBs (fdtoverlay)${GI}"
 		else
-			not_ok "${board}: overlays/rpibsp.dtbo applies to the card's mainline DTBs (fdtoverlay): ${bad[*]}"
+			not_ok "${board}: overlays/rpibsp.dtbo applies to the card's mainline DTBs (fdtoverlay): ${bad[*]}${GI}"
 		fi
 	else
-		skip "${board}: overlays/rpibsp.dtbo applies to the card's mainline DTBs (fdtoverlay)" \
+		skip "${board}: overlays/rpibsp.dtbo applies to the card's mainline DTBs (fdtoverlay)${GI}" \
 			"needs the compiled overlay, the kernel build (RPIBSP_KBUILD) and fdtoverlay/fdtget"
 	fi
 
@@ -417,9 +420,9 @@ for board in rpi3 rpi4; do
 	sed -i 's/^dtoverlay=rpibsp$/dtoverlay=rpibsp-missing/' "${bin}/rpi-firmware/config.txt"
 	rm -f "${bin}/sdcard.img"
 	if run_post_image "${board}" "${bin}"; then
-		not_ok "${board}: post-image.sh refuses a config.txt that loads an overlay the card lacks"
+		not_ok "${board}: post-image.sh refuses a config.txt that loads an overlay the card lacks${GI}"
 	else
-		check "${board}: post-image.sh refuses a config.txt that loads an overlay the card lacks" \
+		check "${board}: post-image.sh refuses a config.txt that loads an overlay the card lacks${GI}" \
 			grep -q 'dtoverlay=rpibsp-missing' "${WORK}/post-image-${board}.log"
 	fi
 	rm -rf "${bin}"

@@ -37,14 +37,12 @@ t "rpibsp_button.ko has the OF alias of rpibsp,gpio-button" \
 	sh -c "modinfo -F alias '$work/button/rpibsp_button.ko' | grep -q 'of:N\*T\*Crpibsp,gpio-button'"
 
 # --- Device trees ------------------------------------------------------------------------------
-overlay() { # overlay <dts> <dtbo>
-	cpp -nostdinc -undef -x assembler-with-cpp -I "$ksrc/include" \
-		-I "$ksrc/scripts/dtc/include-prefixes" "$1" | dtc -q -@ -I dts -O dtb -o "$2" -
-}
+# The product's overlays as `make dts` builds them; the test-only ones with the same flags.
+overlay() { dt_test_overlay "$ksrc" "$@"; } # overlay <dts> <dtbo>
 base=$kdir/arch/arm64/boot/dts/broadcom/bcm2837-rpi-3-b.dtb
 dtbs() {
-	overlay "$RPIBSP_ROOT/dts/rpibsp.dts" "$work/rpibsp.dtbo" &&
-		overlay "$RPIBSP_ROOT/dts/rpibsp-emu.dts" "$work/rpibsp-emu.dtbo" &&
+	dt_product_overlays "$ksrc" "$work/product" &&
+		cp "$work/product/boot/overlays/rpibsp.dtbo" "$work/product/boot/overlays/rpibsp-emu.dtbo" "$work/" &&
 		overlay "$here/extra.dts" "$work/extra.dtbo" &&
 		overlay "$here/bad.dts" "$work/bad.dtbo" &&
 		fdtoverlay -i "$base" -o "$work/main.dtb" "$work/rpibsp.dtbo" "$work/rpibsp-emu.dtbo" "$work/extra.dtbo" &&
@@ -90,17 +88,21 @@ mutant() {
 	grep '^not ok' "$dir/out" | sed "s/^/# mutant $name: /" | head -n 8
 	grep -qE "^not ok [0-9]+ - .*($expect)" "$dir/out"
 }
-if [ "${BUTTON_MUTANTS:-1}" != 0 ]; then
-	t "a driver reporting the report time instead of the edge time fails the timestamp check" \
-		mutant no-timestamp 's/\.timestamp(time)//' 'edge times'
-	t "a driver without debounce fails the burst checks" \
-		mutant no-debounce 's/let interval = self.interval();/let interval = Delta::from_millis(0);/' 'bounce burst'
-	t "a driver leaving the IRQ enabled on suspend fails the suspend check" \
-		mutant no-irq-disable 's/this\.irq\.disable();//; s/this\.irq\.enable();//' 'disabled while suspended'
-	t "a driver not reporting the state when its input device is opened fails the open check" \
-		mutant no-open-report 's/if state\.pressed != input\.is_key_pressed/if false \&\& state.pressed != input.is_key_pressed/' 'held down at probe'
-else
-	echo "# mutation checks not run (BUTTON_MUTANTS=0)"
-fi
+# With BUTTON_MUTANTS=0 each mutation check is a TAP skip, so the count shows what did not run.
+mutant_check() { # mutant_check NAME ARGS...: one mutation check, or its skip
+	if [ "${BUTTON_MUTANTS:-1}" = 0 ]; then
+		skip "$1" "mutation checks not run (BUTTON_MUTANTS=0)"
+	else
+		t "$@"
+	fi
+}
+mutant_check "a driver reporting the report time instead of the edge time fails the timestamp check" \
+	mutant no-timestamp 's/\.timestamp(time)//' 'edge times'
+mutant_check "a driver without debounce fails the burst checks" \
+	mutant no-debounce 's/let interval = self.interval();/let interval = Delta::from_millis(0);/' 'bounce burst'
+mutant_check "a driver leaving the IRQ enabled on suspend fails the suspend check" \
+	mutant no-irq-disable 's/this\.irq\.disable();//; s/this\.irq\.enable();//' 'disabled while suspended'
+mutant_check "a driver not reporting the state when its input device is opened fails the open check" \
+	mutant no-open-report 's/if state\.pressed != input\.is_key_pressed/if false \&\& state.pressed != input.is_key_pressed/' 'held down at probe'
 
 tap_end

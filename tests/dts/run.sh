@@ -324,7 +324,7 @@ for b in "${boards[@]}"; do
 		for p in "${plist[@]}"; do exercised[${p%%=*}]=1; done
 		if ! out=$("${dtp[@]}" apply "$ovl" "$tmp/p$i.dtbo" "${plist[@]}" 2>&1) ||
 			! out=$(fdtoverlay -i "$(base "$b")" -o "$tmp/p$i.dtb" "$tmp/p$i.dtbo" 2>&1); then
-			nok "$b: param $params -> $node $prop" "$out"
+			nok "$b: [dtparams.py model of the firmware] param $params -> $node $prop" "$out"
 			continue
 		fi
 		if [[ "$want" == ABSENT ]]; then
@@ -332,7 +332,7 @@ for b in "${boards[@]}"; do
 		else
 			got=$(get -t "$typ" "$tmp/p$i.dtb" "$node" "$prop")
 		fi
-		expect "$b: param $params -> $node $prop = '$want'" "$want" "$got"
+		expect "$b: [dtparams.py model of the firmware] param $params -> $node $prop = '$want'" "$want" "$got"
 	done
 	# a parameter-modified tree (case 1: on_pin=22) for dt-validate below
 	if [[ "$b" == "${boards[0]}" ]]; then cp "$tmp/p1.dtb" "$tmp/params-sample.dtb"; fi
@@ -342,8 +342,8 @@ while IFS= read -r p; do
 	[[ -n "${exercised[$p]:-}" ]] || missing+=" $p"
 done < <(cut -f1 "$tmp/params.tsv" | sort -u)
 expect "every __overrides__ parameter is exercised" "" "$missing"
-check "unknown parameter is rejected" bash -c "! '$py' '$dts/scripts/dtparams.py' apply '$ovl' '$tmp/u.dtbo' no_such_param=1 2>/dev/null"
-check "non-numeric value for an integer parameter is rejected" \
+check "[dtparams.py model of the firmware] unknown parameter is rejected" bash -c "! '$py' '$dts/scripts/dtparams.py' apply '$ovl' '$tmp/u.dtbo' no_such_param=1 2>/dev/null"
+check "[dtparams.py model of the firmware] non-numeric value for an integer parameter is rejected" \
 	bash -c "! '$py' '$dts/scripts/dtparams.py' apply '$ovl' '$tmp/u.dtbo' on_pin=banana 2>/dev/null"
 
 # --- dtschema -----------------------------------------------------------------

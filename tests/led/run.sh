@@ -45,15 +45,13 @@ t "rpibsp_button.ko builds (rpibsp-button trigger)" modbuild "$RPIBSP_ROOT/drive
 t "test helper rpibsp_ledprobe.ko builds" modbuild "$here/ledprobe" "$work/ledprobe"
 
 # --- Device trees ------------------------------------------------------------------------------
-dtbo() { # dtbo <dts> <dtbo>
-	cpp -nostdinc -undef -x assembler-with-cpp -I "$ksrc/include" \
-		-I "$ksrc/scripts/dtc/include-prefixes" "$1" | dtc -q -@ -I dts -O dtb -o "$2" -
-}
+# The product's overlays as `make dts` builds them; the test-only ones with the same flags.
+dtbo() { dt_test_overlay "$ksrc" "$@"; } # dtbo <dts> <dtbo>
 cases=(main names keep timer retain shutdown bad)
 led=/rpibsp-led
 dtbs() {
-	dtbo "$RPIBSP_ROOT/dts/rpibsp.dts" "$work/rpibsp.dtbo" &&
-		dtbo "$RPIBSP_ROOT/dts/rpibsp-emu.dts" "$work/rpibsp-emu.dtbo" &&
+	dt_product_overlays "$ksrc" "$work/product" &&
+		cp "$work/product/boot/overlays/rpibsp.dtbo" "$work/product/boot/overlays/rpibsp-emu.dtbo" "$work/" &&
 		fdtoverlay -i "$kdir/arch/arm64/boot/dts/broadcom/bcm2837-rpi-3-b.dtb" \
 			-o "$work/board.dtb" "$work/rpibsp.dtbo" "$work/rpibsp-emu.dtbo" || return 1
 	local c gpio
@@ -156,19 +154,23 @@ broken() {
 	grep '^ *not ok' "$dir/out" | sed "s/^ */# $name: /" | head -n 5
 	grep -qE "^ *not ok [0-9]+ - .*($expect)" "$dir/out"
 }
-if [ "${LED_MUTANTS:-1}" != 0 ]; then
-	t "a driver ignoring default-state fails the names case" broken no-default-state names \
-		's/DefaultState::On => true/DefaultState::On => false/' 'default-state on'
-	t "a driver with inverted brightness fails the main case" broken inverted main \
-		's/brightness != leds::LED_OFF/brightness == leds::LED_OFF/g' 'drives GPIO 4 high'
-	t "a driver without LED_CORE_SUSPENDRESUME fails the suspend check" broken no-suspend-off main \
-		's/flags |= leds::Flags::CORE_SUSPENDRESUME;/let _ = \&mut flags;/' 'low while suspended'
-	t "a driver that leaves the LED on at shutdown fails the shutdown check" broken no-shutdown \
-		shutdown 's/if led.flags().contains(leds::Flags::RETAIN_AT_SHUTDOWN) {/if true {/' level=1
-	t "a driver ignoring retain-state-shutdown fails the retain check" broken no-retain retain \
-		's/if led.flags().contains(leds::Flags::RETAIN_AT_SHUTDOWN) {/if false {/' level=0
-else
-	echo "# mutation checks not run (LED_MUTANTS=0)"
-fi
+# With LED_MUTANTS=0 each mutation check is a TAP skip, so the count shows what did not run.
+mutant_check() { # mutant_check NAME ARGS...: one mutation check, or its skip
+	if [ "${LED_MUTANTS:-1}" = 0 ]; then
+		skip "$1" "mutation checks not run (LED_MUTANTS=0)"
+	else
+		t "$@"
+	fi
+}
+mutant_check "a driver ignoring default-state fails the names case" broken no-default-state names \
+	's/DefaultState::On => true/DefaultState::On => false/' 'default-state on'
+mutant_check "a driver with inverted brightness fails the main case" broken inverted main \
+	's/brightness != leds::LED_OFF/brightness == leds::LED_OFF/g' 'drives GPIO 4 high'
+mutant_check "a driver without LED_CORE_SUSPENDRESUME fails the suspend check" broken no-suspend-off main \
+	's/flags |= leds::Flags::CORE_SUSPENDRESUME;/let _ = \&mut flags;/' 'low while suspended'
+mutant_check "a driver that leaves the LED on at shutdown fails the shutdown check" broken no-shutdown \
+	shutdown 's/if led.flags().contains(leds::Flags::RETAIN_AT_SHUTDOWN) {/if true {/' level=1
+mutant_check "a driver ignoring retain-state-shutdown fails the retain check" broken no-retain retain \
+	's/if led.flags().contains(leds::Flags::RETAIN_AT_SHUTDOWN) {/if false {/' level=0
 
 tap_end

@@ -7,6 +7,10 @@
 #   kdir=$(kmod_kdir)         the kernel build to build against: RPIBSP_KBUILD, else the BSP
 #                             kernel's; fails (with a message) when it is not built
 #   ksrc=$(kmod_ksrc KDIR)    its source (RPIBSP_KSRC, else KDIR/source), for the dt-bindings headers
+#   dt_product_overlays KSRC DIR   the product's overlays, built by dts/Makefile as `make dts` does,
+#                             into DIR/boot/overlays/{rpibsp,rpibsp-emu}.dtbo
+#   dt_test_overlay KSRC SRC OUT   a test-only overlay, preprocessed with the product's flags
+#                             (dts/Makefile's DT_CPPFLAGS, -D__DTS__ included)
 kmod_build() {
 	local -a kv
 	mapfile -t kv < <(kmake_vars)
@@ -24,4 +28,12 @@ kmod_ksrc() {
 	local ksrc=${RPIBSP_KSRC:-$(readlink -f "$1/source" 2>/dev/null || true)}
 	[ -d "$ksrc/include/dt-bindings" ] || die "no kernel source with dt-bindings at '$ksrc' (RPIBSP_KSRC)"
 	printf '%s\n' "$ksrc"
+}
+dt_product_overlays() {
+	make -s -C "$RPIBSP_ROOT/dts" overlays KSRC="$1" OUT="$2" >/dev/null
+}
+dt_test_overlay() {
+	local -a flags
+	read -r -a flags < <(make -s -C "$RPIBSP_ROOT/dts" print-cpp-flags KSRC="$1")
+	cpp "${flags[@]}" -I "$1/scripts/dtc/include-prefixes" "$2" | dtc -q -@ -I dts -O dtb -o "$3" -
 }

@@ -17,6 +17,12 @@ check() {
 	fi
 }
 
+# skip NAME REASON: a check that was not run, as a TAP skip (counted as skipped, not passed).
+skip() {
+	TAP_N=$((TAP_N + 1))
+	echo "ok $TAP_N - $1 # SKIP $2"
+}
+
 # diag TEXT: a diagnostic line (figures, context).
 diag() { echo "# $*"; }
 
