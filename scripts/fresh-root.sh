@@ -12,9 +12,9 @@
 #   scripts/fresh-root.sh destroy DIR       unmount and remove it
 #
 # The root's /proc, /sys, /dev and /dev/pts are the host's (bind mounts, needed by apt, QEMU and
-# loop devices).  apt's own package cache (/var/cache/apt/archives) is shared with the host's
-# $RPIBSP_FRESH_APT_CACHE when that is set (debootstrap's --cache-dir too), to spare repeated
-# downloads of the same .debs: it is apt's cache, not the BSP's.  The host's extra CA certificates (/usr/local/share/ca-certificates)
+# loop devices).  When $RPIBSP_FRESH_APT_CACHE is set, its .debs seed the root's own apt cache
+# and the root's new ones go back there when it is removed (debootstrap's --cache-dir too), to
+# spare repeated downloads of the same .debs: it is apt's cache, not the BSP's.  The host's extra CA certificates (/usr/local/share/ca-certificates)
 # are installed in the root, so that HTTPS works behind the same proxy as the host.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -31,10 +31,23 @@ mount_all() {
 		mkdir -p "$dir/$m"
 		mounted "$dir/$m" || mount --bind "/$m" "$dir/$m"
 	done
-	if [ -n "${RPIBSP_FRESH_APT_CACHE:-}" ]; then
-		mkdir -p "$RPIBSP_FRESH_APT_CACHE" "$dir/var/cache/apt/archives"
-		mounted "$dir/var/cache/apt/archives" || mount --bind "$RPIBSP_FRESH_APT_CACHE" "$dir/var/cache/apt/archives"
-	fi
+}
+
+# The shared .debs go into a root's own apt cache when it is made, and the new ones come back when
+# it is removed: copies (hard links where possible), never a shared directory, so that roots in
+# use at the same time do not fight over apt's lock.
+seed_apt_cache() {
+	local dir=$1 c=${RPIBSP_FRESH_APT_CACHE:-}
+	[ -n "$c" ] && [ -d "$c" ] || return 0
+	mkdir -p "$dir/var/cache/apt/archives"
+	find "$c" -maxdepth 1 -name '*.deb' -exec cp -l -n -t "$dir/var/cache/apt/archives/" {} + 2>/dev/null ||
+		find "$c" -maxdepth 1 -name '*.deb' -exec cp -n -t "$dir/var/cache/apt/archives/" {} +
+}
+harvest_apt_cache() {
+	local dir=$1 c=${RPIBSP_FRESH_APT_CACHE:-}
+	[ -n "$c" ] && [ -d "$dir/var/cache/apt/archives" ] || return 0
+	mkdir -p "$c"
+	find "$dir/var/cache/apt/archives" -maxdepth 1 -name '*.deb' -exec cp -n -t "$c/" {} + || true
 }
 
 umount_all() {
@@ -92,6 +105,7 @@ EOF
 	echo 'dev ALL=(ALL) NOPASSWD: ALL' >"$dir/etc/sudoers.d/dev"
 	chmod 0440 "$dir/etc/sudoers.d/dev"
 	# The repository as a user would have it: a clone of the committed tree.
+	seed_apt_cache "$dir"
 	git clone -q --no-hardlinks "$RPIBSP_ROOT" "$dir/home/dev/rpi-bsp"
 	chroot "$dir" chown -R dev:dev /home/dev
 	mount_all "$dir"
@@ -116,6 +130,7 @@ destroy() {
 	local dir=$1
 	need_root "removing a clean root"
 	umount_all "$dir"
+	harvest_apt_cache "$dir"
 	if findmnt -rn -o TARGET | grep -qF "$(realpath "$dir")/"; then
 		die "$dir still has mounts; not removing it"
 	fi
