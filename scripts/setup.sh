@@ -221,7 +221,7 @@ if $qemu_missing; then
 fi
 
 if $bindgen_missing && ! bindgen_ok; then
-	msg "building bindgen-cli from the crate registry (about a minute)"
+	msg "building bindgen-cli from the crate registry into $RPIBSP_CACHE/tools (cargo shows its progress)"
 	LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VER/lib cargo install --locked --root "$RPIBSP_CACHE/tools" bindgen-cli ||
 		die "cargo could not build bindgen-cli (see above)"
 fi
