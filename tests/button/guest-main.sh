@@ -140,10 +140,21 @@ burst() {
 	check "$1 mode: counters saw 8 edges, 1 press, 6 rejected bounces" test "$_d" = "8 1 6"
 }
 burst stable on 17 $KEY_ON
-check "stable mode: the press is reported once the line is quiet for the interval" \
-	cmp "$(field "$T/burst-stable" $KEY_ON 1 3) - $(wtime "$T/burst-stable-w1" 5) >= 0.095"
-check "stable mode: the press is stamped with the last edge of the burst" \
-	cmp "$(field "$T/burst-stable" $KEY_ON 1 2) >= $(wtime "$T/burst-stable-w1" 5)"
+# The timing checks hold only if the five writes really were a burst (2 ms apart, all within the
+# 100 ms interval): on a host too loaded to make one, they are skipped with the measured span,
+# never passed.
+span=$(awk -v a="$(wtime "$T/burst-stable-w1" 1)" -v b="$(wtime "$T/burst-stable-w1" 5)" 'BEGIN { printf "%.3f", b - a }')
+diag "stable burst: writes $(wtime "$T/burst-stable-w1" 1) .. $(wtime "$T/burst-stable-w1" 5) (span $span s);" \
+	"press event $(field "$T/burst-stable" $KEY_ON 1 2), read $(field "$T/burst-stable" $KEY_ON 1 3)"
+if cmp "$span < 0.09"; then
+	check "stable mode: the press is reported once the line is quiet for the interval" \
+		cmp "$(field "$T/burst-stable" $KEY_ON 1 3) - $(wtime "$T/burst-stable-w1" 5) >= 0.095"
+	check "stable mode: the press is stamped with the last edge of the burst" \
+		cmp "$(field "$T/burst-stable" $KEY_ON 1 2) >= $(wtime "$T/burst-stable-w1" 5)"
+else
+	skip "stable mode: the press is reported once the line is quiet for the interval" "the burst took ${span} s (host too slow)"
+	skip "stable mode: the press is stamped with the last edge of the burst" "the burst took ${span} s (host too slow)"
+fi
 burst fast fast 21 $KEY_FAST
 f_ev=$(field "$T/burst-fast" $KEY_FAST 1 2) f_rd=$(field "$T/burst-fast" $KEY_FAST 1 3)
 f_w=$(wtime "$T/burst-fast-w1" 1)
