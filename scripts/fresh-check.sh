@@ -96,7 +96,6 @@ done
 if [ "$failed" -eq 0 ] && ! $keep; then
 	"$fr" destroy "$root"
 else
-	"$fr" run "$root" true >/dev/null 2>&1 || true
 	echo "root kept for inspection: $root (remove: $fr destroy $root)" | tee -a "$report"
 fi
 echo "report: $report"

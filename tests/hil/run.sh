@@ -30,14 +30,8 @@ logs=$RPIBSP_OUT/logs/hil
 rm -rf "$work" "$logs"
 mkdir -p "$work" "$logs"
 
-qpid=""
-stop_qemu() {
-	if [ -n "$qpid" ]; then
-		kill "$qpid" 2>/dev/null || true
-		wait "$qpid" 2>/dev/null || true
-		qpid=""
-	fi
-}
+# shellcheck source=../lib/qemu-tcp.sh
+. "$RPIBSP_ROOT/tests/lib/qemu-tcp.sh"
 trap stop_qemu EXIT
 trap 'exit 130' INT TERM
 
@@ -261,23 +255,8 @@ else
 fi
 
 # --- 3. The TCP console: QEMU started here with its UART on a TCP server socket.
-port=""
-for _ in 1 2 3; do
-	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	mapfile -t qargs < <(qemu_args "$m")
-	qemu-system-aarch64 "${qargs[@]}" -serial "tcp:127.0.0.1:$port,server=on,wait=off" \
-		</dev/null >"$work/tcp-qemu.out" 2>&1 &
-	qpid=$!
-	for _ in $(seq 100); do
-		if (: <>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || ! kill -0 "$qpid" 2>/dev/null; then
-			break
-		fi
-		sleep 0.1
-	done
-	kill -0 "$qpid" 2>/dev/null && break
-	wait "$qpid" 2>/dev/null || true # the port was taken meanwhile: another one
-	qpid=""
-done
+mapfile -t qargs < <(qemu_args "$m")
+qemu_tcp_start "$work/tcp-qemu.out" "${qargs[@]}" -serial "tcp:127.0.0.1:@PORT@,server=on,wait=off" || true
 if [ -z "$qpid" ]; then
 	notok "$m: QEMU with -serial tcp:127.0.0.1:PORT,server=on starts ($(tail -n1 "$work/tcp-qemu.out"))"
 else

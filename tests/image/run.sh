@@ -281,14 +281,8 @@ fi
 # USB serial adapter) whatever its number.
 hil=$RPIBSP_OUT/bin/rpibsp-hil
 kernel=$(kernel_build_dir bsp)/arch/arm64/boot/Image
-qpid=""
-stop_qemu() {
-	if [ -n "$qpid" ]; then
-		kill "$qpid" 2>/dev/null || true
-		wait "$qpid" 2>/dev/null || true
-		qpid=""
-	fi
-}
+# shellcheck source=../lib/qemu-tcp.sh
+. "$RPIBSP_ROOT/tests/lib/qemu-tcp.sh"
 trap stop_qemu EXIT
 trap 'exit 130' INT TERM
 # start_console_board MACHINE LOG: QEMU from the card, the firmware's 8250.nr_uarts=1 before the
@@ -303,24 +297,10 @@ start_console_board() {
 		;;
 	*) card=(-drive "if=sd,format=raw,snapshot=on,file=$img") ;;
 	esac
-	for _ in 1 2 3; do
-		port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-		qemu-system-aarch64 -M "$m" -kernel "$kernel" -dtb "$dtb" -display none -monitor none \
-			-no-reboot -append "8250.nr_uarts=1 $cmdline" "${card[@]}" -serial "file:$work/$m-pl011.log" \
-			-chardev "socket,id=miniuart,host=127.0.0.1,port=$port,server=on,wait=off,logfile=$clog" \
-			-serial chardev:miniuart </dev/null >"$work/$m-qemu.out" 2>&1 &
-		qpid=$!
-		for _ in $(seq 100); do
-			if (: <>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || ! kill -0 "$qpid" 2>/dev/null; then
-				break
-			fi
-			sleep 0.1
-		done
-		kill -0 "$qpid" 2>/dev/null && return 0
-		wait "$qpid" 2>/dev/null || true # the port was taken meanwhile: another one
-		qpid=""
-	done
-	return 1
+	qemu_tcp_start "$work/$m-qemu.out" -M "$m" -kernel "$kernel" -dtb "$dtb" -display none -monitor none \
+		-no-reboot -append "8250.nr_uarts=1 $cmdline" "${card[@]}" -serial "file:$work/$m-pl011.log" \
+		-chardev "socket,id=miniuart,host=127.0.0.1,port=@PORT@,server=on,wait=off,logfile=$clog" \
+		-serial chardev:miniuart
 }
 # console_value LOG KEY: the value of the last "KEY=value" line the board printed.
 console_value() { tr -d '\r' <"$1" | sed -n "s/^$2=//p" | tail -n1; }
