@@ -37,6 +37,7 @@ HOST_TOOLS=(
 	"fakeroot:fakeroot" "shellcheck:shellcheck" "qemu-img:qemu-utils" "losetup:mount" "lsblk:util-linux"
 	"apt-get:apt" "dpkg-deb:dpkg" "readelf:binutils" "script:bsdutils" "partx:util-linux"
 	"debugfs:e2fsprogs" "qemu-aarch64-static:qemu-user-static" "expect:expect" "pyflakes3:pyflakes3" "ser2net:ser2net"
+	"busybox:busybox"
 )
 QEMU_MIN_MAJOR=9
 CARGO_MIN=1.78.0 # Cargo.lock version 4

@@ -340,6 +340,7 @@ pub struct Console {
     log: Option<(File, PathBuf)>,
     state: LinkState,
     last_rx: Instant,
+    sent: u64,
     /// What the console is connected to, for messages.
     pub description: String,
     /// Remarks about how the link was set up (for the run's notes).
@@ -426,6 +427,7 @@ impl Console {
             log: None,
             state: LinkState::Open,
             last_rx: Instant::now(),
+            sent: 0,
             description,
             notes: Vec::new(),
         }
@@ -558,7 +560,13 @@ impl Console {
     /// Sends bytes.
     pub fn send(&mut self, data: &[u8]) -> Result<(), ConsoleError> {
         self.writer.write_all(data).map_err(ConsoleError::Write)?;
+        self.sent += data.len() as u64;
         self.writer.flush().map_err(ConsoleError::Write)
+    }
+
+    /// Bytes sent so far (console data, before any telnet escaping).
+    pub fn bytes_sent(&self) -> u64 {
+        self.sent
     }
 
     /// Sends a line (LF-terminated).

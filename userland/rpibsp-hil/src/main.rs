@@ -12,7 +12,7 @@ use clap::{ArgGroup, Parser, ValueEnum};
 
 use rpibsp_hil::qemu::{Machine, QemuSpec, Rootfs};
 use rpibsp_hil::runner::{Observer, RunReport};
-use rpibsp_hil::{Login, RunConfig, Target, TcpMode, Timeouts};
+use rpibsp_hil::{LiveOutput, Login, PushSpec, RunConfig, Target, TcpMode, Timeouts};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum TcpModeArg {
@@ -36,11 +36,32 @@ const AFTER_HELP: &str = "\
 WHAT IT DOES:
   1. connects to the board's console (or starts QEMU) and waits for the boot to reach
      busybox getty's `login:` (with --no-login: for the shell to answer),
-  2. logs in, runs `dmesg -n 1` so kernel messages stay off the console,
-  3. runs `rpibsp-verify --format tap` on the board; every TAP line becomes a test case,
-  4. runs the --cmd / --script commands; each passes when its exit status is 0.
+  2. logs in, runs `dmesg -n 1` so kernel messages stay off the console (a shell of --user
+     already logged in on the console is used as it is; another user's is logged out),
+  3. copies the --push files to the board over the console; each is a test case,
+  4. runs `rpibsp-verify --format tap` on the board; every TAP line becomes a test case,
+  5. runs the --cmd / --script commands; each passes when its exit status is 0.
   Commands are framed with unique markers, so exit statuses are recovered even when kernel
   messages interleave. Only the boot is retried (--boot-retries), never a command.
+
+PUSH (deploy without reflashing):
+  --push LOCAL:REMOTE (repeatable; REMOTE absolute) sends the file as base64 of its gzip in
+  short framed commands (`printf %s '...' >>REMOTE.b64`, each console line <= 1000 bytes, which
+  busybox ash's line editor takes whole), unpacks it on the board (base64 -d | gunzip) into
+  REMOTE.part, compares the board's sha256sum with the local SHA-256, and only then sets the
+  local file's mode and moves it to REMOTE (after mkdir -p of its directory). The temporaries
+  are removed either way. Each command may take --cmd-timeout. A failed push fails the run,
+  and the steps after it are reported as failures (\"not run: ...\"), not skipped silently.
+  REMOTE is taken literally (no $VARIABLES); the split is at the last \":/\".
+
+LIVE OUTPUT:
+  Lines of a running command's output are copied to standard error as they arrive, as
+  `board| <line>`: by default only for a verify command with `--mode interactive` (its
+  instructions, e.g. \">>> Press and hold the button on GPIO 17 ...\", must reach you while it
+  waits for you), with --live for every command. Lines are shown once complete (at their
+  newline); kernel messages are not shown. Of the verify command only lines that are not
+  TAP are shown (TAP results appear as progress lines and become test cases as always); an
+  instruction is never a failure. --quiet does not silence them.
 
 EXAMPLES:
   # emulated Pi 3B with an initramfs (rpibsp-verify in /usr/bin)
@@ -49,8 +70,15 @@ EXAMPLES:
   # emulated board from an SD image (root=/dev/mmcblk0p2; non-power-of-two images are
   # used through a resized copy; the image itself is never modified)
   rpibsp-hil --qemu raspi3b --kernel Image --dtb board.dtb --sd sdcard.img
-  # real board on a USB serial adapter, interactive button checks
+  # real board on a USB serial adapter, button checks with loopback wires
   rpibsp-hil --serial /dev/ttyUSB0 --verify-cmd 'rpibsp-verify --format tap --mode loopback'
+  # you press the buttons: the board's instructions are shown as they come (board| ...)
+  rpibsp-hil --serial /dev/ttyUSB0 --verify-cmd 'rpibsp-verify --format tap --mode interactive'
+  # module deploy loop on a running board: push, reload, check, without reflashing
+  # (REMOTE is taken literally: write the kernel release out, no $(uname -r))
+  rpibsp-hil --tcp 127.0.0.1:5000 --no-verify --live \\
+             --push out/rpibsp_led.ko:/lib/modules/RELEASE/extra/rpibsp_led.ko \\
+             --cmd /usr/share/rpibsp/reload
   # console served by ser2net / labgrid: telnet(rfc2217) is detected (--tcp-mode auto);
   # --tcp-mode rfc2217 insists on it, --tcp-mode raw for ser2net raw or QEMU -serial tcp:
   rpibsp-hil --tcp 127.0.0.1:5000 --cmd 'uname -a' --script checks.txt
@@ -234,6 +262,11 @@ struct Cli {
     #[arg(long, value_name = "FILE", help_heading = "Work")]
     script: Option<PathBuf>,
 
+    /// Copy a file of this machine to the board over the console before the verification and
+    /// the commands; REMOTE is an absolute path there (repeatable; see PUSH below)
+    #[arg(long = "push", value_name = "LOCAL:REMOTE", help_heading = "Work")]
+    pushes: Vec<PushSpec>,
+
     /// Do not run `dmesg -n 1` after login
     #[arg(long, help_heading = "Work")]
     keep_kernel_console: bool,
@@ -317,6 +350,11 @@ struct Cli {
     /// No progress lines on standard error
     #[arg(long, short, help_heading = "Output")]
     quiet: bool,
+
+    /// Show every command's output on standard error as it arrives (`board| ` lines); without
+    /// it only a verify command with `--mode interactive` is shown (see LIVE OUTPUT below)
+    #[arg(long, help_heading = "Output")]
+    live: bool,
 }
 
 fn read_script(path: &PathBuf) -> Result<Vec<String>> {
@@ -397,6 +435,19 @@ fn config(cli: &Cli) -> Result<RunConfig> {
     cfg.boot_retries = cli.boot_retries;
     cfg.power_cycle = cli.power_cycle.clone();
     cfg.quiet_cmd = (!cli.keep_kernel_console).then(|| "dmesg -n 1".to_string());
+    for p in &cli.pushes {
+        let meta =
+            std::fs::metadata(&p.local).with_context(|| format!("--push {}", p.local.display()))?;
+        if !meta.is_file() {
+            bail!("--push {}: not a regular file", p.local.display());
+        }
+    }
+    cfg.pushes = cli.pushes.clone();
+    cfg.live = if cli.live {
+        LiveOutput::All
+    } else {
+        LiveOutput::Interactive
+    };
     cfg.verify = (!cli.no_verify).then(|| cli.verify_cmd.clone());
     cfg.commands = cli.cmds.clone();
     if let Some(script) = &cli.script {
@@ -404,7 +455,7 @@ fn config(cli: &Cli) -> Result<RunConfig> {
     }
     cfg.log_dir = cli.log_dir.clone();
     cfg.workdir = cli.workdir.clone();
-    if cfg.verify.is_none() && cfg.commands.is_empty() {
+    if cfg.verify.is_none() && cfg.commands.is_empty() && cfg.pushes.is_empty() {
         eprintln!(
             "rpibsp-hil: note: --no-verify and no --cmd/--script: only boot and login are tested"
         );
@@ -495,6 +546,11 @@ impl Observer for ConsoleObserver {
         if !self.quiet {
             eprintln!("rpibsp-hil: {line}");
         }
+    }
+
+    fn live_output(&mut self, _command: &str, line: &str) {
+        // Shown even with --quiet: a person may have to act on it. eprintln! is unbuffered.
+        eprintln!("board| {line}");
     }
 
     fn snapshot(&mut self, report: &RunReport, step: &str) {

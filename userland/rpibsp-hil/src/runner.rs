@@ -9,7 +9,8 @@ use rpibsp_report::tap::{LineKind, TapDocument, TapStream};
 use rpibsp_report::{human_duration, Case, Counts, Outcome};
 
 use crate::console::{Console, ConsoleError, TcpMode};
-use crate::protocol::ConsoleLine;
+use crate::protocol::{printable, ConsoleLine};
+use crate::push::{self, PushSpec};
 use crate::qemu::{Qemu, QemuError, QemuSpec};
 use crate::session::{BootError, CmdResult, Login, Session, Timeouts};
 
@@ -61,6 +62,30 @@ impl Target {
     }
 }
 
+/// Which commands' output is passed on to the [`Observer`] as it arrives
+/// ([`Observer::live_output`]), for a person watching the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LiveOutput {
+    /// Only a verify command that asks a person for something (`--mode interactive`, see
+    /// [`asks_a_person`]): its lines that are not TAP (the instructions) are passed on.
+    #[default]
+    Interactive,
+    /// Every command: the verify command's lines that are not TAP, and all output lines of
+    /// the other commands.
+    All,
+    /// Nothing.
+    Off,
+}
+
+/// Whether a verify command runs `rpibsp-verify --mode interactive` (also `--mode=interactive`),
+/// which tells a person on its standard error what to do and waits for it.
+pub fn asks_a_person(cmd: &str) -> bool {
+    let words: Vec<&str> = cmd.split_whitespace().collect();
+    words.iter().enumerate().any(|(i, w)| {
+        *w == "--mode=interactive" || (*w == "--mode" && words.get(i + 1) == Some(&"interactive"))
+    })
+}
+
 /// A run's configuration.
 #[derive(Clone, Debug)]
 pub struct RunConfig {
@@ -80,10 +105,15 @@ pub struct RunConfig {
     pub power_cycle: Option<String>,
     /// Command run right after login (default `dmesg -n 1`), failures noted only.
     pub quiet_cmd: Option<String>,
+    /// Files copied to the board after the quiet command, before the verification and the
+    /// commands; each is a test case, and a failed one fails (skips) everything after it.
+    pub pushes: Vec<PushSpec>,
     /// On-board verification command whose TAP output becomes test cases.
     pub verify: Option<String>,
     /// Further commands, each a test case (exit status 0 = pass).
     pub commands: Vec<String>,
+    /// Which commands' output lines are passed on live.
+    pub live: LiveOutput,
     /// Directory for raw console logs (one per attempt).
     pub log_dir: Option<PathBuf>,
     /// Directory for QEMU's socket and files (default: a fresh temporary directory).
@@ -91,7 +121,8 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
-    /// Defaults for a target: root login, `rpibsp-verify --format tap`, no commands.
+    /// Defaults for a target: root login, `rpibsp-verify --format tap`, no pushes or commands,
+    /// live output of an interactive verification only.
     pub fn new(target: Target) -> Self {
         RunConfig {
             target,
@@ -105,8 +136,10 @@ impl RunConfig {
             boot_retries: 0,
             power_cycle: None,
             quiet_cmd: Some("dmesg -n 1".into()),
+            pushes: Vec::new(),
             verify: Some("rpibsp-verify --format tap".into()),
             commands: Vec::new(),
+            live: LiveOutput::default(),
             log_dir: None,
             workdir: None,
         }
@@ -193,6 +226,10 @@ pub trait Observer {
     /// The report as it stands, after every new result; `step` says what runs now. A JUnit
     /// file written from it ([`RunReport::junit_snapshot`]) survives a hang or a kill.
     fn snapshot(&mut self, _report: &RunReport, _step: &str) {}
+    /// A line of a running command's output, as soon as it has arrived (printable, never
+    /// empty), for the commands [`RunConfig::live`] selects: of the verify command only the
+    /// lines that are not TAP (instructions for a person, messages), of other commands all.
+    fn live_output(&mut self, _command: &str, _line: &str) {}
 }
 
 struct ProgressOnly<'a>(&'a mut dyn FnMut(&str));
@@ -408,8 +445,8 @@ pub fn run_observed(cfg: &RunConfig, obs: &mut dyn Observer) -> RunReport {
                     human_duration(times.boot)
                 ));
                 let step = match cfg.login {
-                    Login::User { .. } => "boot to login prompt",
-                    Login::NoLogin { .. } => "boot to shell",
+                    Login::User { .. } if !times.reused => "boot to login prompt",
+                    _ => "boot to shell",
                 };
                 add(
                     &mut report,
@@ -428,6 +465,13 @@ pub fn run_observed(cfg: &RunConfig, obs: &mut dyn Observer) -> RunReport {
                         let n = format!(
                             "a shell was already logged in on the console: logged out ({} time(s)) and logged in afresh",
                             times.logouts
+                        );
+                        c.details.push(n.clone());
+                        report.notes.push(n);
+                    }
+                    if times.reused {
+                        let n = format!(
+                            "a shell of {user} was already logged in on the console: used as it is, no new login"
                         );
                         c.details.push(n.clone());
                         report.notes.push(n);
@@ -527,6 +571,25 @@ fn copy_qemu_output(q: &Qemu, log: Option<&Path>, notes: &mut Vec<String>) {
     }
 }
 
+/// A step after login, in the order they run.
+enum Step<'a> {
+    Push(&'a PushSpec),
+    Verify(&'a str),
+    Command(&'a str),
+}
+
+impl Step<'_> {
+    /// The failing case of a step that was not run.
+    fn not_run(&self, why: &str) -> Case {
+        let outcome = Outcome::Fail(format!("not run: {why}"));
+        match self {
+            Step::Push(p) => case("push", p.label(), outcome, None),
+            Step::Verify(v) => case("verify", format!("`{v}` completes"), outcome, None),
+            Step::Command(c) => case("command", *c, outcome, None),
+        }
+    }
+}
+
 fn run_commands(
     cfg: &RunConfig,
     session: &mut Session<'_>,
@@ -547,48 +610,123 @@ fn run_commands(
             }
         }
     }
-    let mut pending: Vec<(&str, String)> = Vec::new();
-    if let Some(v) = &cfg.verify {
-        pending.push(("verify", v.clone()));
-    }
-    pending.extend(cfg.commands.iter().map(|c| ("command", c.clone())));
+    let mut pending: Vec<Step<'_>> = cfg.pushes.iter().map(Step::Push).collect();
+    pending.extend(cfg.verify.as_deref().map(Step::Verify));
+    pending.extend(cfg.commands.iter().map(|c| Step::Command(c)));
     let mut iter = pending.into_iter();
-    while let Some((kind, cmd)) = iter.next() {
-        obs.progress(&format!("running: {cmd}"));
-        let step = format!("running `{cmd}`");
-        obs.snapshot(report, &step);
-        let r = if kind == "verify" {
-            run_verify(cfg, session, &cmd, report, obs, &step)
-        } else {
-            let r = session.run(&cmd, cfg.timeouts.command);
-            report.cases.push(command_case(&r));
-            r
-        };
-        obs.progress(&format!(
-            "  {} in {}",
-            match (r.status, &r.error) {
-                (Some(s), _) => format!("exit {s}"),
-                (None, Some(e)) => e.clone(),
-                (None, None) => "no status".into(),
-            },
-            human_duration(r.duration)
-        ));
-        obs.snapshot(report, &format!("`{cmd}` ended"));
-        if r.status.is_none() && !recover(cfg, session, report, obs) {
-            for (_, rest) in iter.by_ref() {
-                report.cases.push(case(
-                    "command",
-                    rest,
-                    Outcome::Fail(
-                        "not run: the console stopped responding after an earlier command".into(),
-                    ),
-                    None,
+    while let Some(step) = iter.next() {
+        // Why the remaining steps are not run, if this one makes it so.
+        let stop = match step {
+            Step::Push(spec) => run_push(cfg, session, spec, report, obs),
+            Step::Verify(cmd) | Step::Command(cmd) => {
+                obs.progress(&format!("running: {cmd}"));
+                let what = format!("running `{cmd}`");
+                obs.snapshot(report, &what);
+                let r = if let Step::Verify(_) = step {
+                    run_verify(cfg, session, cmd, report, obs, &what)
+                } else {
+                    let live = cfg.live == LiveOutput::All;
+                    let r = session.run_streaming(cmd, cfg.timeouts.command, &mut |line| {
+                        if let (true, ConsoleLine::Output(text)) = (live, line) {
+                            pass_on(obs, cmd, text);
+                        }
+                    });
+                    report.cases.push(command_case(&r));
+                    r
+                };
+                obs.progress(&format!(
+                    "  {} in {}",
+                    match (r.status, &r.error) {
+                        (Some(s), _) => format!("exit {s}"),
+                        (None, Some(e)) => e.clone(),
+                        (None, None) => "no status".into(),
+                    },
+                    human_duration(r.duration)
                 ));
+                obs.snapshot(report, &format!("`{cmd}` ended"));
+                (r.status.is_none() && !recover(cfg, session, report, obs))
+                    .then(|| "the console stopped responding after an earlier command".to_string())
             }
-            obs.snapshot(report, "giving up on the console");
+        };
+        if let Some(why) = stop {
+            for rest in iter.by_ref() {
+                report.cases.push(rest.not_run(&why));
+            }
+            obs.snapshot(report, "giving up");
             return;
         }
     }
+}
+
+/// Hands a line of live output to the observer (printable; blank lines are left out).
+fn pass_on(obs: &mut dyn Observer, cmd: &str, text: &str) {
+    let line = printable(text);
+    if !line.trim().is_empty() {
+        obs.live_output(cmd, line.trim_end());
+    }
+}
+
+/// Copies one file to the board (a case); on failure removes its temporaries and returns why
+/// the remaining steps are not run.
+fn run_push(
+    cfg: &RunConfig,
+    session: &mut Session<'_>,
+    spec: &PushSpec,
+    report: &mut RunReport,
+    obs: &mut dyn Observer,
+) -> Option<String> {
+    let label = spec.label();
+    obs.progress(&format!(
+        "pushing {} -> {}",
+        spec.local.display(),
+        spec.remote
+    ));
+    obs.snapshot(report, &label);
+    let start = Instant::now();
+    let result = push::push(session, spec, cfg.timeouts.command, &mut |line| {
+        obs.progress(line)
+    });
+    let (c, stop) = match result {
+        Ok(r) => {
+            obs.progress(&format!(
+                "  pushed {} bytes in {}",
+                r.size,
+                human_duration(r.duration)
+            ));
+            let mut c = case("push", label, Outcome::Pass, Some(r.duration));
+            c.details.push(r.summary());
+            (c, None)
+        }
+        Err(e) => {
+            let mut why = format!("{label} failed: {e}");
+            let shell = !e.needs_recovery() || recover(cfg, session, report, obs);
+            if shell && e.touched_board() {
+                if let Err(c) = push::cleanup(session, spec, cfg.timeouts.command) {
+                    why.push_str(&format!(
+                        "; removing the temporary files {} and {} failed too: {c}",
+                        spec.b64_path(),
+                        spec.part_path()
+                    ));
+                }
+            } else if e.touched_board() {
+                why.push_str(&format!(
+                    "; the temporary files {} and {} may be left on the board",
+                    spec.b64_path(),
+                    spec.part_path()
+                ));
+            }
+            obs.progress(&format!("  {why}"));
+            let c = case(
+                "push",
+                label.clone(),
+                Outcome::Fail(why.clone()),
+                Some(start.elapsed()),
+            );
+            (c, Some(format!("`{label}` failed: {e}")))
+        }
+    };
+    add(report, obs, c, &format!("`{}` ended", spec.label()));
+    stop
 }
 
 fn recover(
@@ -630,11 +768,21 @@ fn run_verify(
 ) -> CmdResult {
     let base = report.cases.len();
     let mut stream = TapStream::new();
+    let live = match cfg.live {
+        LiveOutput::All => true,
+        LiveOutput::Interactive => asks_a_person(cmd),
+        LiveOutput::Off => false,
+    };
     let r = session.run_streaming(cmd, cfg.verify_timeout, &mut |line| {
         let ConsoleLine::Output(text) = line else {
             return;
         };
-        match stream.push_line(text) {
+        let kind = stream.push_line(text);
+        if live && kind == LineKind::Other {
+            // Instructions for a person (`>>> Press ...`), warnings: at once, not at the end.
+            pass_on(obs, cmd, text);
+        }
+        match kind {
             LineKind::Test => {
                 if let Some(t) = stream.tests().last() {
                     obs.progress(&format!("  {} {}", t.outcome.label(), t.name));

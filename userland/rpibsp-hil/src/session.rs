@@ -86,9 +86,12 @@ pub struct BootTimes {
     pub boot: Duration,
     /// From the prompt to a working shell.
     pub login: Duration,
-    /// Shells found already logged in on the console (left over from an earlier session)
-    /// and logged out of before logging in afresh.
+    /// Shells found already logged in on the console (left over from an earlier session, or
+    /// of another user) and logged out of before logging in afresh.
     pub logouts: u32,
+    /// A shell of the configured user was already on the console and is used as it is: no
+    /// login took place (`login` is zero).
+    pub reused: bool,
 }
 
 /// Result of one command.
@@ -194,8 +197,10 @@ impl<'c> Session<'c> {
                         break;
                     }
                     // A shell answers instead of getty: a real board (or a console server)
-                    // keeps the session of an earlier run. Confirm it is a shell, log out,
-                    // and log in afresh as the configured user.
+                    // keeps the session of an earlier run, or the console runs a shell
+                    // without getty. Confirm it is a shell; if it is the configured user's,
+                    // use it as it is (typing the user name into it would only run a
+                    // command of that name); otherwise log out and log in afresh.
                     let left = boot_limit.saturating_sub(start.elapsed());
                     if self
                         .handshake(left.min(Duration::from_secs(6)), "boot")
@@ -203,6 +208,16 @@ impl<'c> Session<'c> {
                     {
                         self.console.cursor = self.console.buf.len();
                         continue;
+                    }
+                    let left = boot_limit.saturating_sub(start.elapsed());
+                    let who = self.shell_user(left.min(Duration::from_secs(6)));
+                    if who.as_deref() == Some(user.as_str()) {
+                        return Ok(BootTimes {
+                            boot: start.elapsed(),
+                            login: Duration::ZERO,
+                            logouts,
+                            reused: true,
+                        });
                     }
                     if logouts == MAX_LOGOUTS {
                         return Err(self.fail(
@@ -225,6 +240,7 @@ impl<'c> Session<'c> {
                     boot,
                     login: login_start.elapsed(),
                     logouts,
+                    reused: false,
                 })
             }
             Login::NoLogin { ready_marker } => {
@@ -238,6 +254,7 @@ impl<'c> Session<'c> {
                     boot: start.elapsed(),
                     login: Duration::ZERO,
                     logouts: 0,
+                    reused: false,
                 })
             }
         }
@@ -342,6 +359,23 @@ impl<'c> Session<'c> {
         }
         let left = limit.saturating_sub(start.elapsed());
         self.handshake(left, "login")
+    }
+
+    /// The user a shell that answered the handshake runs as (`id -un`), if it can tell.
+    fn shell_user(&mut self, limit: Duration) -> Option<String> {
+        let r = self.run("id -un", limit);
+        if !r.ok() {
+            if r.status.is_none() {
+                // Whatever it printed late must not be taken for the next answer.
+                self.console.cursor = self.console.buf.len();
+            }
+            return None;
+        }
+        r.output
+            .lines()
+            .map(str::trim)
+            .rfind(|l| !l.is_empty())
+            .map(str::to_string)
     }
 
     /// Sends the ready handshake until the shell answers.

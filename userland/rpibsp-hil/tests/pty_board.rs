@@ -175,10 +175,11 @@ fn kernel_panic_reason_and_trace_are_kept() {
 }
 
 #[test]
-fn a_shell_left_logged_in_is_logged_out_and_logged_in_afresh() {
+fn a_shell_of_another_user_left_logged_in_is_logged_out_and_logged_in_afresh() {
     let board = PtyBoard::start(Board {
         silent_until_poke: true,
         logged_in: true,
+        shell_user: Some("pi".into()),
         ..Board::default()
     });
     let mut cfg = config(&board);
@@ -198,6 +199,82 @@ fn a_shell_left_logged_in_is_logged_out_and_logged_in_afresh() {
         r.summary()
     );
     assert!(r.notes.iter().any(|n| n.contains("already logged in")));
+}
+
+#[test]
+fn a_shell_that_cannot_tell_its_user_is_logged_out_and_logged_in_afresh() {
+    // No `id` on the board: not known to be root's shell.
+    let board = PtyBoard::start(Board {
+        silent_until_poke: true,
+        logged_in: true,
+        shell_user: None,
+        ..Board::default()
+    });
+    let mut cfg = config(&board);
+    cfg.timeouts.poke_after = Some(Duration::from_millis(500));
+    let r = run(&cfg);
+    assert_eq!(r.verdict, Verdict::Passed, "{}", r.summary());
+    let seen = board.seen.lock().unwrap().clone();
+    assert_eq!((seen.exits, seen.logins.len()), (1, 1), "{seen:?}");
+}
+
+#[test]
+fn a_root_shell_left_logged_in_is_used_as_it_is() {
+    // An earlier run logged in; the board still sits at root's prompt (and prints nothing
+    // until poked). The configured user's own shell is used: no `exit`, and no user name
+    // typed into the shell.
+    let board = PtyBoard::start(Board {
+        silent_until_poke: true,
+        logged_in: true,
+        shell_user: Some("root".into()),
+        ..Board::default()
+    });
+    let mut cfg = config(&board);
+    cfg.timeouts.poke_after = Some(Duration::from_millis(500));
+    cfg.commands = vec!["uname -a".into()];
+    let r = run(&cfg);
+    assert_eq!(r.verdict, Verdict::Passed, "{}", r.summary());
+    let seen = board.seen.lock().unwrap().clone();
+    assert_eq!(seen.exits, 0, "{seen:?}");
+    assert!(seen.logins.is_empty(), "{seen:?}");
+    assert!(!seen.lines.iter().any(|l| l == "root"), "{:?}", seen.lines);
+    assert_eq!(case(&r, "boot to shell").outcome, Outcome::Pass);
+    let login = case(&r, "login as root");
+    assert_eq!(login.outcome, Outcome::Pass);
+    assert!(
+        login.details.iter().any(|d| d.contains("used as it is")),
+        "{:?}",
+        login.details
+    );
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("already logged in on the console")),
+        "{:?}",
+        r.notes
+    );
+    assert_eq!(case(&r, "uname -a").outcome, Outcome::Pass);
+}
+
+#[test]
+fn a_board_that_boots_straight_to_a_root_shell_needs_no_no_login() {
+    // No getty: init runs root's shell on the console. Run with the normal login options.
+    let board = PtyBoard::start(Board {
+        getty: false,
+        shell_user: Some("root".into()),
+        ..Board::default()
+    });
+    let cfg = config(&board);
+    assert!(matches!(cfg.login, Login::User { .. }));
+    let r = run(&cfg);
+    assert_eq!(r.verdict, Verdict::Passed, "{}", r.summary());
+    assert_eq!(
+        case(&r, "`rpibsp-verify --format tap` completes").outcome,
+        Outcome::Pass
+    );
+    let seen = board.seen.lock().unwrap().clone();
+    assert_eq!((seen.exits, seen.logins.len()), (0, 0), "{seen:?}");
+    assert!(!seen.lines.iter().any(|l| l == "root"), "{:?}", seen.lines);
 }
 
 #[test]

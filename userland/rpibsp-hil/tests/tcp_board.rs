@@ -142,6 +142,11 @@ fn binary_exit_codes() {
         "EXIT STATUS",
         "5 an output cannot be written",
         "RPIBSP_HIL_PASSWORD",
+        "--push <LOCAL:REMOTE>",
+        "PUSH (deploy without reflashing)",
+        "--live",
+        "LIVE OUTPUT",
+        "board| ",
     ] {
         assert!(out.contains(needle), "--help lacks {needle}:\n{out}");
     }

@@ -2,6 +2,9 @@
 //! getty and a tiny shell that understands what rpibsp-hil sends (echo, eval, quoting, `;`,
 //! `$?`), and can misbehave: garbage, kernel messages in the middle of output, a panic, no
 //! login prompt, a command that hangs until Ctrl-C.
+//!
+//! And [`ShellBoard`]: a real shell on a pseudo-terminal behind a TCP console, for what the
+//! simulation cannot show (file transfers with real `base64`, `gunzip`, `sha256sum`).
 
 #![allow(dead_code)]
 
@@ -42,6 +45,10 @@ pub struct Board {
     pub verify_hang_after: Option<usize>,
     /// Pause between the lines of rpibsp-verify's output (a slow board).
     pub verify_line_delay: Duration,
+    /// What `id -un` prints in a shell that was not started by a login here (the one left
+    /// logged in, the one without getty); `None`: the board has no `id`. After a login it
+    /// prints the user logged in.
+    pub shell_user: Option<String>,
 }
 
 pub const GOOD_TAP: &str = "# rpibsp-verify 0.1.0: mode emulated\n1..3\nok 1 - overlay: live device tree readable\nok 2 - led: brightness 1 -> LED on\nok 3 - devicemodel: IOC_GET_STATUS fields\n# 3 passed, 0 failed, 0 skipped\n";
@@ -62,6 +69,7 @@ impl Default for Board {
             verify_status: 0,
             verify_hang_after: None,
             verify_line_delay: Duration::ZERO,
+            shell_user: None,
         }
     }
 }
@@ -91,6 +99,8 @@ struct Sim<W: Write> {
     exited: bool,
     seen: Arc<Mutex<Seen>>,
     noise_counter: u32,
+    /// Who the shell runs as (`id -un`).
+    user: Option<String>,
 }
 
 const PROMPT: &str = "~ # ";
@@ -224,9 +234,12 @@ impl<W: Write> Sim<W> {
     fn prompt(&mut self) {
         if self.b.getty {
             self.state = State::Login;
+            self.user = None;
             self.put("\r\nrpibsp login: ");
         } else {
+            // init's next shell on the console.
             self.state = State::Shell;
+            self.user = self.b.shell_user.clone();
             self.put(PROMPT);
         }
     }
@@ -244,6 +257,7 @@ impl<W: Write> Sim<W> {
                     return;
                 }
                 self.seen.lock().unwrap().logins.push(line.to_string());
+                self.user = Some(line.to_string());
                 if self.b.password.is_some() {
                     self.put("Password: ");
                     self.state = State::Password(line.to_string());
@@ -305,6 +319,11 @@ impl<W: Write> Sim<W> {
                 self.last_rc = 0;
             }
             "false" => self.last_rc = 1,
+            "id" if w.get(1).map(String::as_str) == Some("-un") && self.user.is_some() => {
+                let user = self.user.clone().unwrap_or_default();
+                self.put(&format!("{user}\r\n"));
+                self.last_rc = 0;
+            }
             "dmesg" => self.last_rc = 0,
             "uname" => {
                 self.put("Linux rpibsp 7.3.4-rpibsp #1 SMP PREEMPT aarch64 GNU/Linux\r\n");
@@ -363,7 +382,9 @@ pub fn serve(mut input: impl Read, output: impl Write, board: Board, seen: Arc<M
         exited: false,
         seen,
         noise_counter: 0,
+        user: None,
     };
+    sim.user = sim.b.shell_user.clone();
     if !sim.b.silent_until_poke {
         sim.boot();
     }
@@ -473,4 +494,153 @@ impl TcpBoard {
             connections,
         }
     }
+}
+
+/// The shell a [`ShellBoard`] runs: `RPIBSP_TEST_BOARD_SHELL` (words) if set, else busybox's
+/// ash when busybox is installed (the board's own shell: its line editor drops what goes
+/// beyond 1022 characters of a line), else /bin/sh.
+pub fn board_shell() -> Vec<String> {
+    if let Ok(words) = std::env::var("RPIBSP_TEST_BOARD_SHELL") {
+        let words: Vec<String> = words.split_whitespace().map(str::to_string).collect();
+        if !words.is_empty() {
+            return words;
+        }
+    }
+    for bb in ["/usr/bin/busybox", "/bin/busybox"] {
+        if std::path::Path::new(bb).is_file() {
+            return vec![bb.into(), "sh".into(), "-i".into()];
+        }
+    }
+    vec!["/bin/sh".into(), "-i".into()]
+}
+
+/// The user this test runs as (the user of a [`ShellBoard`]'s shell).
+pub fn current_user() -> String {
+    let out = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A real shell ([`board_shell`]) on a pseudo-terminal — canonical mode and echo, the line
+/// discipline of a serial console — served over TCP on 127.0.0.1, one fresh shell per
+/// connection, killed when the connection closes. It starts at a prompt (`~ # `), in
+/// `dir`, with `dir/bin` first on PATH (stand-ins for board tools go there).
+pub struct ShellBoard {
+    pub addr: String,
+    pub dir: tempfile::TempDir,
+    pub connections: Arc<Mutex<usize>>,
+}
+
+impl ShellBoard {
+    pub fn start() -> ShellBoard {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("bin")).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let connections = Arc::new(Mutex::new(0));
+        let (root, c2) = (dir.path().to_owned(), connections.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                *c2.lock().unwrap() += 1;
+                serve_shell(stream, &root);
+            }
+        });
+        let board = ShellBoard {
+            addr,
+            dir,
+            connections,
+        };
+        // `dmesg -n 1` would set this machine's console log level: a stand-in that does not.
+        board.script("dmesg", "exit 0\n");
+        board
+    }
+
+    /// The board's PATH directory for stand-ins.
+    pub fn bin(&self) -> PathBuf {
+        self.dir.path().join("bin")
+    }
+
+    /// Puts an executable script `name` with `body` (a `#!/bin/sh` script) on the PATH.
+    pub fn script(&self, name: &str, body: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.bin().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+fn serve_shell(stream: std::net::TcpStream, root: &std::path::Path) {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    // Without this, Nagle's algorithm holds back the shell's small writes (echo, markers)
+    // for the client's delayed ACK: tens of milliseconds per command.
+    let _ = stream.set_nodelay(true);
+    let pty = nix::pty::openpty(None, None).expect("openpty");
+    let shell = board_shell();
+    let path = format!(
+        "{}:{}",
+        root.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = Command::new(&shell[0]);
+    cmd.args(&shell[1..])
+        .current_dir(root)
+        .env("PS1", "~ # ")
+        .env("PATH", path)
+        .env("HOME", root)
+        .env("TERM", "vt100")
+        .env_remove("ENV")
+        .stdin(Stdio::from(pty.slave.try_clone().unwrap()))
+        .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
+        .stderr(Stdio::from(pty.slave.try_clone().unwrap()));
+    // SAFETY: only async-signal-safe calls between fork and exec: a new session whose
+    // controlling terminal is the pty (stdin), so Ctrl-C reaches the foreground job.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("start the board's shell");
+    drop(pty.slave);
+    let master = std::fs::File::from(pty.master);
+    let mut to_shell = master.try_clone().unwrap();
+    let mut from_shell = master;
+    let mut sock_in = stream.try_clone().unwrap();
+    let mut sock_out = stream;
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            match from_shell.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if sock_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = sock_out.shutdown(std::net::Shutdown::Both);
+    });
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            match sock_in.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if to_shell.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        // rpibsp-hil hung up: end this board's shell (our own child) and reap it.
+        let _ = child.kill();
+        let _ = child.wait();
+    });
 }
