@@ -6,6 +6,7 @@
 #   scripts/kernel.sh build [VARIANT]  configure and build (VARIANT: bsp (default) or debug);
 #                                      prints the build directory
 #   scripts/kernel.sh builddir [VARIANT]  print the build directory without building
+#   scripts/kernel.sh check-defaults CONFIG FRAGMENT...  no option left at an allnoconfig value
 #
 # The source and build trees live in $RPIBSP_CACHE/kernel: the source keyed by kernel/source.env,
 # each build by the source and the config fragments, so a fresh clone reuses an unchanged build.
@@ -113,6 +114,35 @@ configure() { # configure <src> <build> <variant>
 		done < <(grep -E '^CONFIG_' "$f")
 	done
 	[ "$bad" -eq 0 ] || die "the kernel configuration does not match the fragments (see above): fix the fragment"
+	check_defaults "$src" "$b/.config" "${frags[@]}"
+}
+
+# check_defaults <src> <config> <fragment>...: no number or string option keeps a value that
+# allnoconfig chose (with everything off) where Kconfig's default under the final choices differs,
+# unless a fragment sets it.  Example: CONFIG_DRIVER_DEFERRED_PROBE_TIMEOUT is 0 without modules,
+# 10 with them; allnoconfig leaves 0.  The check: drop every such unpinned value and let
+# olddefconfig fill in the defaults again; what changes is a leftover.
+check_defaults() {
+	local src=$1 config=$2 t bad
+	shift 2
+	local -a kv
+	mapfile -t kv < <(kmake_vars)
+	t=$(mktemp -d)
+	cat "$@" | grep -oE '^CONFIG_[A-Za-z0-9_]+' | sed 's/$/=/' | sort -u >"$t/pinned"
+	grep -E '^CONFIG_[A-Za-z0-9_]+=("|0x|-?[0-9])' "$config" | grep -vFf "$t/pinned" >"$t/before" || true
+	grep -vxFf "$t/before" "$config" >"$t/.config" || true
+	if ! make -s -C "$src" O="$t" "${kv[@]}" olddefconfig >"$t/log" 2>&1; then
+		cat "$t/log" >&2
+		rm -rf "$t"
+		die "cannot recompute the configuration's defaults (make olddefconfig failed; see above)"
+	fi
+	grep -E '^CONFIG_[A-Za-z0-9_]+=("|0x|-?[0-9])' "$t/.config" | grep -vFf "$t/pinned" >"$t/after" || true
+	bad=$({ diff "$t/before" "$t/after" || true; } | sed -n 's/^< //p' | while IFS= read -r line; do
+		printf '%s (default now: %s)\n' "$line" "$(grep "^${line%%=*}=" "$t/after" | cut -d= -f2- || echo unset)"
+	done)
+	rm -rf "$t"
+	[ -z "$bad" ] || die "allnoconfig left these options at values that are not their defaults in this configuration: \
+$(echo "$bad" | tr '\n' ';' | sed 's/;$//'); set each in kernel/bsp.config"
 }
 
 build() {
@@ -167,6 +197,11 @@ case "${1:-}" in
 source) prepare_source ;;
 build) build "${2:-bsp}" ;;
 builddir) kernel_build_dir "${2:-bsp}" ;;
+check-defaults)
+	# check-defaults CONFIG FRAGMENT...: the allnoconfig-leftover check of configure, on any .config.
+	[ $# -ge 3 ] || die "usage: scripts/kernel.sh check-defaults CONFIG FRAGMENT..."
+	check_defaults "$(prepare_source)" "${@:2}"
+	;;
 fetch) fetch_deb ;;
 *)
 	sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2

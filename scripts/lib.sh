@@ -163,7 +163,7 @@ kernel_fragments() {
 	local variant=${1:-bsp}
 	printf '%s\n' "$RPIBSP_ROOT/kernel/bsp.config"
 	case "$variant" in
-	bsp) ;;
+	bsp) printf '%s\n' "$RPIBSP_ROOT/kernel/net.config" ;;
 	debug) printf '%s\n' "$RPIBSP_ROOT/kernel/debug.config" ;;
 	*) die "unknown kernel variant '$variant' (known: bsp, debug)" ;;
 	esac
@@ -193,11 +193,14 @@ progress_run() {
 	local label=$1 log=$2 expected=$3 mon rc=0 start=$SECONDS n el
 	shift 3
 	: >"$log"
+	rm -f "$log.done"
 	progress_monitor "$label" "$log" "$expected" "$start" "$BASHPID" &
 	mon=$!
 	"$@" >"$log" 2>&1 || rc=$?
-	kill "$mon" 2>/dev/null || true
+	# The monitor stops at its next look (a signal could cut it off in the middle of a line).
+	: >"$log.done"
 	wait "$mon" 2>/dev/null || true
+	rm -f "$log.done"
 	n=$(progress_steps "$log") el=$((SECONDS - start))
 	local res="done"
 	[ "$rc" -eq 0 ] || res=FAILED
@@ -210,9 +213,11 @@ progress_steps() { grep -c '^  [A-Z]' "$1" 2>/dev/null || true; }
 
 progress_monitor() { # progress_monitor LABEL LOG EXPECTED START PARENT_PID
 	local every=${RPIBSP_PROGRESS_EVERY:-30} last=$SECONDS n el line
-	trap 'exit 0' TERM
 	while kill -0 "$5" 2>/dev/null; do
-		sleep 2
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			[ -e "$2.done" ] && return 0
+			sleep 0.2
+		done
 		n=$(progress_steps "$2") el=$((SECONDS - $4))
 		line="$1: $n steps"
 		if [ -n "$3" ] && [ "$3" -gt 0 ]; then

@@ -48,4 +48,27 @@ if [ "${#drivers[@]}" -gt 0 ]; then
 	t "touching $d does not rebuild the kernel" \
 		test "$(echo "$before" | grep -E 'Image|vmlinux')" = "$(echo "$after" | grep -E 'Image|vmlinux')"
 fi
+
+# The kernel configuration for real boards (issue 17, item 3): the options kernel/bsp.config asks
+# for are in the built kernel's .config (scripts/kernel.sh checks each at configure time; this is
+# the record), and no number or string option is left at a value of allnoconfig's.
+cfg=$kdir/.config
+for opt in CONFIG_DMA_BCM2835=y CONFIG_ARM_RASPBERRYPI_CPUFREQ=y CONFIG_CPUFREQ_DT=y CONFIG_BCM2835_THERMAL=y \
+	CONFIG_BCM2711_THERMAL=y CONFIG_ARM64_ERRATUM_843419=y CONFIG_DRIVER_DEFERRED_PROBE_TIMEOUT=10 \
+	CONFIG_SENSORS_RASPBERRYPI_HWMON=y CONFIG_BLK_DEV_WRITE_MOUNTED=y CONFIG_BCMGENET=y CONFIG_USB_DWC2=y \
+	CONFIG_USB_NET_SMSC95XX=y CONFIG_USB_LAN78XX=y; do
+	t "BSP kernel: $opt" grep -qx "$opt" "$cfg"
+done
+t "BSP kernel: KUnit built in but off by default (test boots pass kunit.enable=1)" \
+	bash -c "grep -qx CONFIG_KUNIT=y '$cfg' && grep -qx '# CONFIG_KUNIT_DEFAULT_ENABLED is not set' '$cfg'"
+t "no option of the BSP kernel is left at an allnoconfig value (scripts/kernel.sh check-defaults)" \
+	quiet "$RPIBSP_ROOT/scripts/kernel.sh" check-defaults "$cfg" "$RPIBSP_ROOT"/kernel/bsp.config "$RPIBSP_ROOT"/kernel/net.config
+# Negative control: without its line in the fragment, the deferred-probe timeout of allnoconfig (0)
+# is caught, by name.
+sed 's/^CONFIG_DRIVER_DEFERRED_PROBE_TIMEOUT=.*/CONFIG_DRIVER_DEFERRED_PROBE_TIMEOUT=0/' "$cfg" >"$RPIBSP_OUT/logs/build-suite-0.config"
+grep -v '^CONFIG_DRIVER_DEFERRED_PROBE_TIMEOUT=' "$RPIBSP_ROOT/kernel/bsp.config" >"$RPIBSP_OUT/logs/build-suite-bsp.config"
+"$RPIBSP_ROOT/scripts/kernel.sh" check-defaults "$RPIBSP_OUT/logs/build-suite-0.config" \
+	"$RPIBSP_OUT/logs/build-suite-bsp.config" "$RPIBSP_ROOT/kernel/net.config" >"$RPIBSP_OUT/logs/build-suite.log" 2>&1 || true
+t "check-defaults catches an allnoconfig leftover (deferred probe timeout 0, default 10), by name" \
+	grep -q 'CONFIG_DRIVER_DEFERRED_PROBE_TIMEOUT=0 (default now: 10)' "$RPIBSP_OUT/logs/build-suite.log"
 tap_end

@@ -19,6 +19,8 @@ import sys
 EXT_NAME = "RPIBSP"
 EXT_VAR = "$(BR2_EXTERNAL_RPIBSP_PATH)"
 FRAGMENT = f"{EXT_VAR}/../kernel/bsp.config"
+# The product kernel's fragments, in the order scripts/lib.sh (kernel_fragments bsp) merges them.
+FRAGMENTS = [FRAGMENT, f"{EXT_VAR}/../kernel/net.config"]
 PATCH_DIR = f"{EXT_VAR}/../kernel/patches"
 BOARD_OVERLAY = f"{EXT_VAR}/../dts/rpibsp.dts"
 PLACEHOLDER = "RPIBSP-PLACEHOLDER"
@@ -233,8 +235,8 @@ class Checker:
 
         frags = (cfg.get("BR2_LINUX_KERNEL_CONFIG_FRAGMENT_FILES") or "").split()
         self.result(f"{prefix}-fragment",
-                    [] if FRAGMENT in frags
-                    else [f"BR2_LINUX_KERNEL_CONFIG_FRAGMENT_FILES does not list {FRAGMENT}"])
+                    [] if frags == FRAGMENTS
+                    else [f"BR2_LINUX_KERNEL_CONFIG_FRAGMENT_FILES is {frags}, expected {FRAGMENTS}"])
 
         patches = cfg.get("BR2_LINUX_KERNEL_PATCH") or ""
         self.result(f"{prefix}-patches",

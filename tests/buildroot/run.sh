@@ -82,7 +82,7 @@ make_copy() {
 	local dst="$1"
 	mkdir -p "${dst}/kernel/patches" "${dst}/dts"
 	cp -a "${TREE}" "${dst}/buildroot"
-	cp -a "${ROOT}/kernel/bsp.config" "${dst}/kernel/"
+	cp -a "${ROOT}/kernel/bsp.config" "${ROOT}/kernel/net.config" "${dst}/kernel/"
 	if [ -f "${ROOT}/kernel/source.env" ]; then
 		cp -a "${ROOT}/kernel/source.env" "${dst}/kernel/"
 	else
@@ -132,7 +132,7 @@ mutate_external_mk() { echo '# nothing included' >"$1/buildroot/external.mk"; }
 mutate_hash() { rm "$1/buildroot/package/rust-src/rust-src.hash"; }
 mutate_prefix() { echo 'DRIVERS_EXTRA = 1' >>"$1/buildroot/package/rpibsp-drivers/rpibsp-drivers.mk"; }
 mutate_linux_ext() { sed -i 's/^config BR2_LINUX_KERNEL_EXT_RPIBSP_RUST$/config BR2_LINUX_KERNEL_EXT_OTHER/' "$1/buildroot/linux/Config.ext.in"; }
-mutate_fragment() { sed -i 's|/kernel/bsp.config"|/kernel/bsp-old.config"|' "$1/buildroot/configs/rpibsp_rpi3_64_defconfig"; }
+mutate_fragment() { sed -i 's|/kernel/bsp.config |/kernel/bsp-old.config |' "$1/buildroot/configs/rpibsp_rpi3_64_defconfig"; }
 mutate_fragment_gone() { rm "$1/kernel/bsp.config"; }
 mutate_patches() { sed -i 's|/kernel/patches"|/kernel/patches-old"|' "$1/buildroot/configs/rpibsp_rpi4_64_defconfig"; }
 mutate_patches_gone() { rm -rf "$1/kernel/patches"; }

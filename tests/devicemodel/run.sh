@@ -95,10 +95,11 @@ boot() { # boot <machine> <module dir> <log name> <output file>
 	"$RPIBSP_ROOT/tests/qemu/boot.sh" --machine "$1" --dtb "$work/$1.dtb" \
 		--kernel "$kdir/arch/arm64/boot/Image" \
 		--script "$here/devicemodel-guest.sh" --file "$2/rpibsp_devicemodel.ko" \
-		--file "$work/dmtest" --log "$RPIBSP_OUT/logs/devicemodel-$3.log" --timeout 300 >"$4" 2>&1
+		--file "$work/dmtest" --log "$RPIBSP_OUT/logs/devicemodel-$3.log" --append kunit.enable=1 \
+		--timeout 300 >"$4" 2>&1
 }
 
-# KUnit: the suites of the abstraction patches, from the boot's console log.
+# KUnit: the suites of the abstraction patches, from the boot's console log (kunit.enable=1).
 kunit_suites="rust_kernel_platform rust_kernel_sysfs rust_kernel_module_param"
 kunit_check() { # kunit_check <console log>
 	local log s rc=0

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# KUnit suites of the kernel patch series: they run at boot (CONFIG_KUNIT_DEFAULT_ENABLED) on the
-# emulated board; the guest reports each suite's KTAP result from the kernel log.  Every suite
-# declared in kernel/patches (`#[kunit_tests(NAME)]`) must have run and passed.
+# KUnit suites of the kernel patch series: they run at boot on the emulated board, enabled for this
+# test boot with kunit.enable=1 (the BSP kernel has CONFIG_KUNIT_DEFAULT_ENABLED=n, so the product
+# never runs them; tests/image checks that); the guest reports each suite's KTAP result from the
+# kernel log.  Every suite declared in kernel/patches (`#[kunit_tests(NAME)]`) must have run and passed.
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 
@@ -14,7 +15,7 @@ echo "# suites declared by the patch series: $(tr '\n' ' ' <"$work/expected")"
 "$RPIBSP_ROOT/scripts/qemu-dtb.sh" raspi3b "$work/raspi3b.dtb" >/dev/null
 set +e
 "$RPIBSP_ROOT/tests/qemu/boot.sh" --machine raspi3b --dtb "$work/raspi3b.dtb" \
-	--script "$RPIBSP_ROOT/tests/kunit/guest.sh" --file "$work/expected" --timeout 180 \
+	--script "$RPIBSP_ROOT/tests/kunit/guest.sh" --file "$work/expected" --append kunit.enable=1 --timeout 180 \
 	--log "$RPIBSP_OUT/logs/kunit-raspi3b.log"
 rc=$?
 set -e
