@@ -55,8 +55,8 @@ for d in "${DTBS[@]}"; do
 	install -m 0644 "$dtbdir/$d.dtb" "$work/boot/$d.dtb"
 done
 install -m 0644 "${overlays[@]}" "$work/boot/overlays/"
-# config.txt and cmdline.txt: what they do on a real Pi, and why, is in README.md ("Using a real
-# Raspberry Pi"); tests/image checks both, and models the firmware's board-type filters.
+# config.txt and cmdline.txt: what they do on a real Pi, and why, is in README.md ("First boot
+# on a real Pi"); tests/image checks both, and models the firmware's board-type filters.
 cat >"$work/boot/config.txt" <<'EOF'
 # Raspberry Pi firmware configuration of the rpi-bsp image.
 arm_64bit=1
@@ -123,7 +123,7 @@ EOF
 mkdir -p "$work/images"
 mkdir -p "$work/root/boot"
 fakeroot mke2fs -q -t ext4 -d "$work/root" -L rootfs -U "$ROOT_UUID" -E "hash_seed=$ROOT_UUID" -m 0 \
-	-O ^has_journal -b 4096 "$work/images/rootfs.ext4" "$ROOT_SIZE" >&2 ||
+	-J size=4 -b 4096 "$work/images/rootfs.ext4" "$ROOT_SIZE" >&2 ||
 	die "mke2fs failed for the root filesystem ($ROOT_SIZE too small? the tree is $(du -sh "$work/root" | cut -f1))"
 (
 	cd "$work/root"
