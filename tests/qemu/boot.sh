@@ -19,11 +19,13 @@
 #                       is then the mini UART's (GPIO 14/15 on the real board, where the card's
 #                       device tree stdout-path puts the console); the PL011's output is shown on
 #                       failure.  raspi4b: the card is in the emmc2 slot, as on the real 4B, and
-#                       the mini UART gets a fixed clock (QEMU's lacks a divisor latch: miniuart.sh)
+#                       the mini UART gets a fixed clock (QEMU's lacks a divisor latch: scripts/qemu-board.sh)
 #     --prepend ARGS    with --sd: arguments before cmdline.txt, the way the firmware puts its own
 #                       (e.g. 8250.nr_uarts=1)
 #     --sdio IMAGE      with --sd on raspi4b: a second card (a copy) in the Arasan sdhci
 #                       (mmc@7e300000, the real 4B's WiFi SDIO host)
+#     --sd-inplace      with --sd: boot IMAGE itself instead of a copy (what the board writes to its
+#                       card stays; QEMU is stopped without a shutdown: a power cut)
 #     --live            also print the console as it comes, on stderr (the demo)
 #     --append ARGS     extra kernel command line arguments
 #     --timeout SEC     hard limit for the whole boot + test (default 180)
@@ -35,9 +37,10 @@
 # machines never power off, so QEMU is stopped here once the last marker arrives.
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
-. "$RPIBSP_ROOT/tests/qemu/miniuart.sh"
+. "$RPIBSP_ROOT/scripts/qemu-board.sh"
 
 machine=raspi3b dtb="" script="" kernel="" initrd="" sd="" sdio="" guest_cmd="" live=false append="" prepend=""
+sd_inplace=false
 timeout=180 log=""
 files=() allow=()
 while [ $# -gt 0 ]; do
@@ -57,12 +60,17 @@ while [ $# -gt 0 ]; do
 		shift
 		continue
 		;;
+	--sd-inplace)
+		sd_inplace=true
+		shift
+		continue
+		;;
 	--append) append=$2 ;;
 	--timeout) timeout=$2 ;;
 	--log) log=$2 ;;
 	--allow) allow+=("$2") ;;
 	-h | --help)
-		sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*) die "unknown option '$1' (try --help)" ;;
@@ -82,7 +90,9 @@ if [ -n "$sd" ]; then
 	[ -z "$sdio" ] || [ -f "$sdio" ] || die "--sdio: no image '$sdio'"
 else
 	[ -f "$script" ] || die "--script: no test script '$script'"
-	[ -z "$sdio$prepend" ] || die "--sdio and --prepend need --sd (they are about booting from the card)"
+	if [ -n "$sdio$prepend" ] || $sd_inplace; then
+		die "--sdio, --prepend and --sd-inplace need --sd (they are about booting from the card)"
+	fi
 fi
 kdir=$("$RPIBSP_ROOT/scripts/kernel.sh" builddir)
 kernel=${kernel:-$kdir/arch/arm64/boot/Image}
@@ -103,55 +113,29 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 if [ -n "$sd" ] && [ "$machine" = raspi4b ]; then
-	# The console will be the mini UART: on the emulated 4B it needs a fixed clock (miniuart.sh).
+	# The console will be the mini UART: on the emulated 4B it needs a fixed clock (scripts/qemu-board.sh).
 	qemu_miniuart_dtb "$dtb" "$work/board.dtb" || die "cannot give the mini UART of $dtb a fixed clock"
 	dtb=$work/board.dtb
 fi
 qemu=(qemu-system-aarch64 -M "$machine" -kernel "$kernel" -dtb "$dtb" -display none -monitor none -no-reboot)
-# pow2 IMAGE OPTION: QEMU's SD cards must be a power of two in size.
-pow2() {
-	local size
-	size=$(stat -c %s "$1")
-	if [ "$size" -eq 0 ] || [ $((size & (size - 1))) -ne 0 ]; then
-		die "$2: $1 is $size bytes, QEMU needs a power of two"
-	fi
-}
 if [ -n "$sd" ]; then
-	# The card's own root filesystem and programs; QEMU needs a power-of-two card size.
-	cp --sparse=always "$sd" "$work/sd.img"
-	pow2 "$work/sd.img" --sd
-	# The card's own kernel command line: QEMU does not run the firmware, which reads cmdline.txt
-	# from the first (FAT) partition and passes its first line, after its own arguments.
-	lba=$(od -An -tu4 -j454 -N4 "$work/sd.img" | tr -d ' ')
-	[ "${lba:-0}" -gt 0 ] || die "--sd: $sd has no partition 1 in its MBR (no boot partition)"
-	MTOOLS_SKIP_CHECK=1 mtype -i "$work/sd.img@@$((lba * 512))" ::/cmdline.txt >"$work/cmdline.txt" 2>"$work/mtype.err" ||
-		die "--sd: cannot read cmdline.txt from the boot partition of $sd: $(head -n1 "$work/mtype.err")"
-	card_cmdline=$(head -n1 "$work/cmdline.txt" | tr -d '\r')
-	[ -n "$card_cmdline" ] || die "--sd: the cmdline.txt of $sd is empty"
+	# The card's own root filesystem and programs (a copy: the image stays as it is, unless
+	# --sd-inplace), its cmdline.txt, and where the real board has its card slot (scripts/qemu-board.sh).
+	card=$work/sd.img
+	if $sd_inplace; then
+		card=$sd
+	else
+		cp --sparse=always "$sd" "$card"
+	fi
+	sdio_copy=""
+	if [ -n "$sdio" ]; then
+		cp --sparse=always "$sdio" "$work/sdio.img"
+		sdio_copy=$work/sdio.img
+	fi
+	qemu_sd_card "$machine" "$card" "$sdio_copy"
 	# The console is where the card's command line and device tree put it: on the 3B/3B+/4B the
 	# mini UART (stdout-path "serial1"), which is QEMU's second serial port; the first is the PL011.
 	qemu+=(-serial "file:$work/pl011.log" -serial "file:$log")
-	if [ "$machine" = raspi4b ]; then
-		# The 4B's card slot is the emmc2 controller (mmc@7e340000), but QEMU (10.0, hw/arm/raspi.c
-		# raspi_base_machine_init) puts the -drive if=sd card on the BCM2838 GPIO block's SD bus,
-		# which hands it to the Arasan sdhci (7e300000, the 4B's WiFi SDIO) or the sdhost
-		# (hw/gpio/bcm2838_gpio.c gpfsel_set/bcm2838_gpio_reset); the emmc2 it models
-		# (hw/arm/bcm2838_peripherals.c) gets no card.  So the card goes on the emmc2's own bus:
-		# "/generic-sdhci" is the first generic-sdhci on the system bus (system/qdev-monitor.c
-		# qbus_find_dev), a bus lists its children newest first (hw/core/qdev.c bus_add_child),
-		# and the emmc2 is realized after the Arasan one.  tests/image checks that Linux finds
-		# the card on fe340000.mmc.
-		qemu+=(-drive "if=none,id=card,format=raw,file=$work/sd.img"
-			-device "sd-card,drive=card,bus=/generic-sdhci/sd-bus")
-		if [ -n "$sdio" ]; then
-			# A second card where QEMU puts "-drive if=sd": the Arasan sdhci (see above).
-			cp --sparse=always "$sdio" "$work/sdio.img"
-			pow2 "$work/sdio.img" --sdio
-			qemu+=(-drive "if=sd,format=raw,file=$work/sdio.img")
-		fi
-	else
-		qemu+=(-drive "if=sd,format=raw,file=$work/sd.img")
-	fi
 	cmdline="${prepend:+$prepend }$card_cmdline rpibsp.test=$guest_cmd $append"
 else
 	# The test payload: /rpibsp/<script>, the guest TAP helpers and extra files, as a second cpio
