@@ -26,13 +26,16 @@ KDIR ?=
 SUITES ?=
 # DIST: the Debian release of `make fresh-check` (bookworm or trixie).
 DIST ?= bookworm
+# SERIAL / TCP: the console of a real board for `make deploy` (default: the emulated board).
+SERIAL ?=
+TCP ?=
 
 ifeq ($(filter $(BOARD),rpi3 rpi4),)
 $(error BOARD must be rpi3 or rpi4, not '$(BOARD)')
 endif
 
 .PHONY: all demo help setup kernel modules dts userland rootfs initramfs image test bench \
-	shellcheck clean distclean fresh-check
+	shellcheck clean distclean fresh-check run stop deploy
 
 MACHINE := $(if $(filter rpi4,$(BOARD)),raspi4b,raspi3b)
 OVL := $(RPIBSP_OUT)/boot/overlays
@@ -52,11 +55,17 @@ help:
 ##   initramfs      the emulated board's root filesystem as an initramfs
 ##   image          the SD-card image out/sdcard.img (+ .bmap, .sha256) for a real Pi
 ##   demo           boot the emulated board from the image and show the drivers working
+##   run            start the emulated board in the background (its own card, console on TCP)
+##   stop           power the emulated board of `make run` off
+##   deploy         rebuild modules + tools, push them to a running board over its console,
+##                  reload the drivers, run rpibsp-verify (SERIAL=/dev/ttyUSB0 or TCP=host:port
+##                  for a real board; default: the emulated board of `make run`)
 ##   test           every test suite (tests/*/run.sh); prints "N passed, N failed"
 ##   bench          Rust drivers vs the in-tree C drivers on the emulated board (bench/README.md)
 ##   fresh-check    both README commands in a clean Debian DIST root, timed (root/sudo; README)
 ##   clean          remove $(RPIBSP_OUT); distclean also removes the cache $(RPIBSP_CACHE)
 ## Variables: BOARD=rpi3|rpi4, KDIR=<your kernel build>, SUITES="<suite> ...", DIST=bookworm|trixie,
+##   SERIAL=<device>, TCP=<host:port> (make deploy),
 ##   RPIBSP_OUT (default ./out), RPIBSP_CACHE (default ~/.cache/rpi-bsp)
 
 setup:
@@ -97,6 +106,15 @@ image: rootfs dts
 
 demo: image
 	@$(ROOT)/scripts/demo.sh $(MACHINE)
+
+run: image
+	@$(ROOT)/scripts/board.sh start $(MACHINE)
+
+stop:
+	@$(ROOT)/scripts/board.sh stop $(MACHINE)
+
+deploy:
+	@$(ROOT)/scripts/deploy.sh --machine $(MACHINE) $(if $(SERIAL),--serial $(SERIAL)) $(if $(TCP),--tcp $(TCP))
 
 bench: initramfs image dts
 	@$(ROOT)/bench/run.sh

@@ -10,7 +10,7 @@ set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 
 # Cheap host-only suites first, then the emulated board.
-SUITE_ORDER=(shell flash dts buildroot userland build host qemu kunit devicemodel led button image hil labgrid bench reliability)
+SUITE_ORDER=(shell flash dts buildroot userland build host qemu kunit devicemodel led button image deploy hil labgrid bench reliability)
 
 suites=("$@")
 if [ "${#suites[@]}" -eq 0 ]; then

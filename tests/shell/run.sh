@@ -17,6 +17,6 @@ while IFS= read -r -d '' f; do
 		failed=$((failed + 1))
 	fi
 done < <({ git ls-files -co --exclude-standard -- '*.sh' flash.sh .ci/run 'rootfs/etc/init.d/*' \
-	'rootfs/usr/share/rpibsp/*'; } | sort -u | tr '\n' '\0')
+	'rootfs/usr/share/rpibsp/*' 'rootfs/usr/share/udhcpc/*'; } | sort -u | tr '\n' '\0')
 echo "1..$n"
 [ "$failed" -eq 0 ]

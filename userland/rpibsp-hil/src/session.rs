@@ -94,6 +94,9 @@ pub struct BootTimes {
     pub reused: bool,
 }
 
+/// Prints the user a shell runs as (see [`Session::shell_user`]).
+pub const SHELL_USER_CMD: &str = "id -un 2>/dev/null || printf '%s\\n' \"${LOGNAME:-$USER}\"";
+
 /// Result of one command.
 #[derive(Clone, Debug, Default)]
 pub struct CmdResult {
@@ -361,9 +364,11 @@ impl<'c> Session<'c> {
         self.handshake(left, "login")
     }
 
-    /// The user a shell that answered the handshake runs as (`id -un`), if it can tell.
+    /// The user a shell that answered the handshake runs as (`id -un`, or else the login's
+    /// `LOGNAME`/`USER`: a statically linked busybox cannot look names up through glibc's NSS
+    /// and says "id: unknown ID 0"), if it can tell.
     fn shell_user(&mut self, limit: Duration) -> Option<String> {
-        let r = self.run("id -un", limit);
+        let r = self.run(SHELL_USER_CMD, limit);
         if !r.ok() {
             if r.status.is_none() {
                 // Whatever it printed late must not be taken for the next answer.

@@ -299,6 +299,10 @@ pub struct Ctx<'a> {
     pub platform: &'a mut dyn Platform,
     /// Effective mode.
     pub mode: Mode,
+    /// The buttons are on the emulated board's gpio-sim bank: in emulated mode, and in
+    /// interactive mode when the bank is there (a person, or a script acting as one, presses
+    /// through gpio-sim). The overlay checks expect that bank instead of the BCM controller.
+    pub sim_board: bool,
     group: Group,
     cases: Vec<Case>,
     started: Instant,
@@ -312,10 +316,14 @@ impl<'a> Ctx<'a> {
         mode: Mode,
         observer: &'a mut dyn FnMut(Event<'_>),
     ) -> Self {
+        let sim_board = mode == Mode::Emulated
+            || (mode == Mode::Interactive
+                && board::find_sim_chip(&opts.roots, &mut *platform).is_some());
         Ctx {
             opts,
             platform,
             mode,
+            sim_board,
             group: Group::Overlay,
             cases: Vec::new(),
             started: Instant::now(),

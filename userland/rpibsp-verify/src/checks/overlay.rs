@@ -3,7 +3,7 @@
 use crate::board::{self, controller_of, Button, Controller};
 use crate::devtree::{gpio_spec, DtIndex, DtNode};
 use crate::names::*;
-use crate::{Ctx, Mode};
+use crate::Ctx;
 
 const NOT_APPLIED: &str = "the board overlay was not applied (check the dtoverlay= line in \
                            config.txt, or the fdtoverlay step that merges it into the DTB)";
@@ -30,7 +30,7 @@ pub fn run(ctx: &mut Ctx<'_>) {
     buttons(ctx, &index);
     led(ctx, &index);
     devicemodel(ctx, &index);
-    if ctx.mode == Mode::Emulated {
+    if ctx.sim_board {
         gpio_sim(ctx, &index);
     }
 }
@@ -75,7 +75,7 @@ fn status_problem(node: &DtNode) -> Option<String> {
 }
 
 fn expected_controller(ctx: &Ctx<'_>) -> &'static str {
-    if ctx.mode == Mode::Emulated {
+    if ctx.sim_board {
         "the gpio-sim bank labelled \"rpibsp-sim\""
     } else {
         "the BCM GPIO controller (brcm,bcm2835-gpio / brcm,bcm2711-gpio)"
@@ -84,10 +84,8 @@ fn expected_controller(ctx: &Ctx<'_>) -> &'static str {
 
 fn controller_ok(ctx: &Ctx<'_>, c: &Controller) -> bool {
     match c {
-        Controller::Bcm(_) => ctx.mode != Mode::Emulated,
-        Controller::Sim(label, _) => {
-            ctx.mode == Mode::Emulated && label.as_deref() == Some(SIM_LABEL)
-        }
+        Controller::Bcm(_) => !ctx.sim_board,
+        Controller::Sim(label, _) => ctx.sim_board && label.as_deref() == Some(SIM_LABEL),
         _ => false,
     }
 }
