@@ -26,9 +26,11 @@ KDIR ?=
 SUITES ?=
 # DIST: the Debian release of `make fresh-check` (bookworm or trixie).
 DIST ?= bookworm
-# SERIAL / TCP: the console of a real board for `make deploy` (default: the emulated board).
+# SERIAL / TCP: the console of a real board for `make deploy` (default: the emulated board);
+# NET: this machine's address on the board's network (the board fetches the files over it).
 SERIAL ?=
 TCP ?=
+NET ?=
 
 ifeq ($(filter $(BOARD),rpi3 rpi4),)
 $(error BOARD must be rpi3 or rpi4, not '$(BOARD)')
@@ -65,7 +67,7 @@ help:
 ##   fresh-check    both README commands in a clean Debian DIST root, timed (root/sudo; README)
 ##   clean          remove $(RPIBSP_OUT); distclean also removes the cache $(RPIBSP_CACHE)
 ## Variables: BOARD=rpi3|rpi4, KDIR=<your kernel build>, SUITES="<suite> ...", DIST=bookworm|trixie,
-##   SERIAL=<device>, TCP=<host:port> (make deploy),
+##   SERIAL=<device>, TCP=<host:port>, NET=<this machine's address> (make deploy),
 ##   RPIBSP_OUT (default ./out), RPIBSP_CACHE (default ~/.cache/rpi-bsp)
 
 setup:
@@ -114,7 +116,8 @@ stop:
 	@$(ROOT)/scripts/board.sh stop $(MACHINE)
 
 deploy:
-	@$(ROOT)/scripts/deploy.sh --machine $(MACHINE) $(if $(SERIAL),--serial $(SERIAL)) $(if $(TCP),--tcp $(TCP))
+	@$(ROOT)/scripts/deploy.sh --machine $(MACHINE) $(if $(SERIAL),--serial $(SERIAL)) $(if $(TCP),--tcp $(TCP)) \
+		$(if $(NET),--net $(NET))
 
 bench: initramfs image dts
 	@$(ROOT)/bench/run.sh

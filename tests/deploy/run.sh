@@ -46,7 +46,7 @@ port=$("$RPIBSP_ROOT/scripts/board.sh" console raspi3b 2>/dev/null || echo none)
 echo "# console: $port"
 
 # deploy LOG: scripts/deploy.sh against the running board; the rpibsp-hil report in LOG.
-deploy() { "$RPIBSP_ROOT/scripts/deploy.sh" --machine raspi3b >"$1" 2>&1; }
+deploy() { "$RPIBSP_ROOT/scripts/deploy.sh" --machine raspi3b "${@:2}" >"$1" 2>&1; }
 # board_ids LOG: "module=build-id" lines the board reported after the reload.
 board_ids() { tr -d '\r' <"$1" | sed -n 's/.*# reload: \(rpibsp_[a-z]*\) loaded, build-id \([0-9a-f]*\).*/\1=\2/p' | sort -u; }
 # host_ids: the staged modules' build IDs.
@@ -91,10 +91,23 @@ if [ -n "$led_src" ]; then
 		test "$(loglines "$work/deploy2.log" | board_ids /dev/stdin)" = "$ids2"
 	t "the second deploy used the shell left logged in on the console (no logout and login)" \
 		bash -c "grep -q 'already logged in on the console' '$work/deploy2.log' && ! grep -q 'logged out (' '$work/deploy2.log'"
+	t "the edited module went over the network (fetched by the board from the laptop), the others not at all" \
+		bash -c "grep -q 'rpibsp_led.ko.*' '$work/deploy2.log' && grep -q 'pushed [0-9]* bytes in .* (over the network)' '$work/deploy2.log' && \
+			[ \"\$(grep -c '(already there)' '$work/deploy2.log')\" = 3 ]"
 	# shellcheck disable=SC2016 # expanded on the board
 	t "the board's LED module file has the edited description (modinfo on the board)" \
 		"$out/bin/rpibsp-hil" --tcp "$port" --tcp-mode raw --no-verify --log-dir "$work/modinfo-hil" -q \
 		--cmd 'modinfo "/lib/modules/$(uname -r)/extra/drivers/led/rpibsp_led.ko" | grep -q "deploy test"'
+	# The same loop over the serial console alone (a board with only a USB serial cable).
+	sed -i 's/\[deploy test\] /[deploy test 2] /' "$led_src"
+	start=$(date +%s.%N)
+	deploy "$work/deploy3.log" --net off && rc=0 || rc=$?
+	secs=$(echo "$(date +%s.%N) - $start" | bc)
+	echo "# over the console only: edit -> verified in $(printf '%.1f' "$secs") s; $(grep '^>>> deployed' "$work/deploy3.log" | sed 's/^>>> //')"
+	t "over the console only (--net off): the edited module is sent over the console, deployed and verified" \
+		bash -c "[ $rc -eq 0 ] && grep -q 'pushed [0-9]* bytes in [0-9.]* [a-z]*\$' '$work/deploy3.log' && ! grep -q '(over the network)' '$work/deploy3.log'"
+	t "over the console only: the board runs the module built from the second edit" \
+		test "$(loglines "$work/deploy3.log" | board_ids /dev/stdin)" = "$(host_ids)"
 else
 	notok "the LED driver has a module description to edit (drivers/led/*.rs)"
 fi

@@ -9,6 +9,7 @@
 //! run ([`LiveOutput`]), and reports the results as a summary, JUnit XML and raw console logs.
 
 pub mod console;
+pub mod http;
 pub mod protocol;
 pub mod push;
 pub mod qemu;
@@ -19,6 +20,7 @@ pub mod session;
 pub use console::TcpMode;
 pub use push::PushSpec;
 pub use runner::{
-    asks_a_person, run, run_observed, LiveOutput, Observer, RunConfig, RunReport, Target, Verdict,
+    asks_a_person, run, run_observed, HttpPush, LiveOutput, Observer, RunConfig, RunReport, Target,
+    Verdict,
 };
 pub use session::{Login, Timeouts};

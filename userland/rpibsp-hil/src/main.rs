@@ -53,6 +53,11 @@ PUSH (deploy without reflashing):
   are removed either way. Each command may take --cmd-timeout. A failed push fails the run,
   and the steps after it are reported as failures (\"not run: ...\"), not skipped silently.
   REMOTE is taken literally (no $VARIABLES); the split is at the last \":/\".
+  A file the board already has (same SHA-256 and mode) is only compared, not sent.
+  With --http-host HOST the board fetches each file instead (wget -O - http://HOST:PORT/N |
+  gunzip), from a server this program runs on --http-listen for the length of the run; the
+  SHA-256 check and the installation are the same. A file the board cannot fetch (no network,
+  a firewall) goes over the console, and the case says why.
 
 LIVE OUTPUT:
   Lines of a running command's output are copied to standard error as they arrive, as
@@ -267,6 +272,22 @@ struct Cli {
     #[arg(long = "push", value_name = "LOCAL:REMOTE", help_heading = "Work")]
     pushes: Vec<PushSpec>,
 
+    /// Push over the network: the board fetches the files with wget from this machine, which it
+    /// reaches at HOST (e.g. 192.168.1.10; 10.0.2.2 from QEMU's user network); the console is
+    /// used for a file the board cannot fetch
+    #[arg(long, value_name = "HOST", help_heading = "Work")]
+    http_host: Option<String>,
+
+    /// Where this machine serves the pushed files for --http-host (default: every interface, a
+    /// free port)
+    #[arg(
+        long,
+        value_name = "ADDR:PORT",
+        default_value = "0.0.0.0:0",
+        help_heading = "Work"
+    )]
+    http_listen: String,
+
     /// Do not run `dmesg -n 1` after login
     #[arg(long, help_heading = "Work")]
     keep_kernel_console: bool,
@@ -443,6 +464,10 @@ fn config(cli: &Cli) -> Result<RunConfig> {
         }
     }
     cfg.pushes = cli.pushes.clone();
+    cfg.http = cli.http_host.as_ref().map(|host| rpibsp_hil::HttpPush {
+        listen: cli.http_listen.clone(),
+        host: host.clone(),
+    });
     cfg.live = if cli.live {
         LiveOutput::All
     } else {

@@ -246,6 +246,18 @@ pub fn decode_command(spec: &PushSpec) -> String {
     )
 }
 
+/// Fetches the gzip from the laptop over the network and unpacks it into `REMOTE.part`.
+/// (busybox ash has no pipefail: a failed fetch shows as a wrong SHA-256 afterwards.)
+pub fn fetch_command(spec: &PushSpec, url: &str) -> String {
+    format!(
+        "mkdir -p {} && rm -f {} && wget -q -O - {} | gunzip -c >{}",
+        shell_quote(spec.remote_dir()),
+        shell_quote(&spec.part_path()),
+        shell_quote(url),
+        shell_quote(&spec.part_path())
+    )
+}
+
 /// Prints the SHA-256 of `REMOTE.part`.
 pub fn hash_command(spec: &PushSpec) -> String {
     format!("sha256sum {}", shell_quote(&spec.part_path()))
@@ -315,6 +327,8 @@ pub struct Payload {
     pub gzip_len: usize,
     /// The gzip, base64 (standard alphabet, padded).
     pub base64: String,
+    /// The gzip itself (what `--http-host` serves).
+    pub gzip: Vec<u8>,
 }
 
 impl Payload {
@@ -329,6 +343,7 @@ impl Payload {
             sha256: sha256_hex(data),
             gzip_len: gzip.len(),
             base64: base64::engine::general_purpose::STANDARD.encode(&gzip),
+            gzip,
         })
     }
 
@@ -462,12 +477,26 @@ pub struct PushReport {
     pub duration: Duration,
     /// The board had the file already (same SHA-256 and permission bits): nothing was sent.
     pub unchanged: bool,
+    /// Fetched by the board over the network from this URL instead of sent over the console.
+    pub url: Option<String>,
 }
 
 impl PushReport {
     /// One line for people: sizes, commands, time and rate.
     pub fn summary(&self) -> String {
         let secs = self.duration.as_secs_f64().max(0.001);
+        if let (Some(url), false) = (&self.url, self.unchanged) {
+            return format!(
+                "{} bytes (mode {:04o}) fetched by the board as a {}-byte gzip from {url}, in \
+                 {:.1} s ({:.1} KiB/s of file); sha256 {}",
+                self.size,
+                self.mode,
+                self.gzip_len,
+                self.duration.as_secs_f64(),
+                self.size as f64 / 1024.0 / secs,
+                self.sha256
+            );
+        }
         if self.unchanged {
             return format!(
                 "{} bytes (mode {:04o}) already on the board (same SHA-256): not sent, {:.1} s; \
@@ -583,6 +612,7 @@ pub fn push_payload(
             sha256: payload.sha256.clone(),
             duration: start.elapsed(),
             unchanged: true,
+            url: None,
         });
     }
     run.run("preparing", &prepare_command(spec))?;
@@ -630,7 +660,72 @@ pub fn push_payload(
         sha256: payload.sha256.clone(),
         duration: start.elapsed(),
         unchanged: false,
+        url: None,
     })
+}
+
+/// [`push`] over the network: `server` (on the laptop) serves the file's gzip, the board fetches
+/// it with `wget` from `http://HOST:PORT/...` (`host`: the laptop's address as the board reaches
+/// it), then the SHA-256 check and the installation are those of the console push.
+pub fn push_http(
+    session: &mut Session<'_>,
+    spec: &PushSpec,
+    server: &crate::http::FileServer,
+    host: &str,
+    timeout: Duration,
+) -> Result<PushReport, PushError> {
+    let start = Instant::now();
+    let payload = Payload::read(&spec.local)?;
+    let sent_before = session.console.bytes_sent();
+    let mut run = Runner {
+        session,
+        timeout,
+        commands: 0,
+    };
+    let report = |run: &Runner<'_, '_>, unchanged: bool, url: Option<String>| PushReport {
+        size: payload.size,
+        gzip_len: payload.gzip_len,
+        sent: 0,
+        line_bytes: run.session.console.bytes_sent() - sent_before,
+        commands: run.commands,
+        mode: payload.mode,
+        sha256: payload.sha256.clone(),
+        duration: start.elapsed(),
+        unchanged,
+        url,
+    };
+    let current = run.run("comparing", &current_command(spec, payload.mode))?;
+    if parse_sha256sum(&current.output).as_deref() == Some(payload.sha256.as_str()) {
+        return Ok(report(&run, true, None));
+    }
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    let url = format!(
+        "http://{host}:{}{}",
+        server.port(),
+        server.add(payload.gzip.clone())
+    );
+    run.run("fetching", &fetch_command(spec, &url))?;
+    let hash_cmd = hash_command(spec);
+    let r = run.run("checking", &hash_cmd)?;
+    let Some(board) = parse_sha256sum(&r.output) else {
+        return Err(PushError::NoHash {
+            command: hash_cmd,
+            output: output_tail(&r.output),
+        });
+    };
+    if board != payload.sha256 {
+        return Err(PushError::HashMismatch {
+            board,
+            local: payload.sha256.clone(),
+        });
+    }
+    run.run("installing", &install_command(spec, payload.mode))?;
+    run.run("cleaning up", &cleanup_command(spec))?;
+    Ok(report(&run, false, Some(url)))
 }
 
 /// Removes the temporaries of a push (`REMOTE.b64`, `REMOTE.part`) after a failure.

@@ -86,6 +86,16 @@ pub fn asks_a_person(cmd: &str) -> bool {
     })
 }
 
+/// `--http-host`: the laptop serves the pushed files over HTTP and the board fetches them with
+/// `wget` (the console is used when that fails, e.g. a board without a network).
+#[derive(Clone, Debug)]
+pub struct HttpPush {
+    /// Where the laptop listens (e.g. `0.0.0.0:0`: every interface, a free port).
+    pub listen: String,
+    /// The laptop's address as the board reaches it (e.g. `10.0.2.2` from QEMU's user network).
+    pub host: String,
+}
+
 /// A run's configuration.
 #[derive(Clone, Debug)]
 pub struct RunConfig {
@@ -108,6 +118,8 @@ pub struct RunConfig {
     /// Files copied to the board after the quiet command, before the verification and the
     /// commands; each is a test case, and a failed one fails (skips) everything after it.
     pub pushes: Vec<PushSpec>,
+    /// Pushes over the network instead of the console, where the board can fetch them.
+    pub http: Option<HttpPush>,
     /// On-board verification command whose TAP output becomes test cases.
     pub verify: Option<String>,
     /// Further commands, each a test case (exit status 0 = pass).
@@ -137,6 +149,7 @@ impl RunConfig {
             power_cycle: None,
             quiet_cmd: Some("dmesg -n 1".into()),
             pushes: Vec::new(),
+            http: None,
             verify: Some("rpibsp-verify --format tap".into()),
             commands: Vec::new(),
             live: LiveOutput::default(),
@@ -610,6 +623,18 @@ fn run_commands(
             }
         }
     }
+    let server = match (&cfg.http, cfg.pushes.is_empty()) {
+        (Some(h), false) => match crate::http::FileServer::start(&h.listen) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                report
+                    .notes
+                    .push(format!("--http-listen: {e}; the files go over the console"));
+                None
+            }
+        },
+        _ => None,
+    };
     let mut pending: Vec<Step<'_>> = cfg.pushes.iter().map(Step::Push).collect();
     pending.extend(cfg.verify.as_deref().map(Step::Verify));
     pending.extend(cfg.commands.iter().map(|c| Step::Command(c)));
@@ -617,7 +642,7 @@ fn run_commands(
     while let Some(step) = iter.next() {
         // Why the remaining steps are not run, if this one makes it so.
         let stop = match step {
-            Step::Push(spec) => run_push(cfg, session, spec, report, obs),
+            Step::Push(spec) => run_push(cfg, session, spec, server.as_ref(), report, obs),
             Step::Verify(cmd) | Step::Command(cmd) => {
                 obs.progress(&format!("running: {cmd}"));
                 let what = format!("running `{cmd}`");
@@ -672,6 +697,7 @@ fn run_push(
     cfg: &RunConfig,
     session: &mut Session<'_>,
     spec: &PushSpec,
+    server: Option<&crate::http::FileServer>,
     report: &mut RunReport,
     obs: &mut dyn Observer,
 ) -> Option<String> {
@@ -683,17 +709,44 @@ fn run_push(
     ));
     obs.snapshot(report, &label);
     let start = Instant::now();
-    let result = push::push(session, spec, cfg.timeouts.command, &mut |line| {
-        obs.progress(line)
-    });
+    let mut fallback = None;
+    let over_http = match (server, &cfg.http) {
+        (Some(srv), Some(h)) => {
+            match push::push_http(session, spec, srv, &h.host, cfg.timeouts.command) {
+                Err(e) if !e.needs_recovery() => {
+                    let _ = push::cleanup(session, spec, cfg.timeouts.command);
+                    let why = format!("over the network: {e}; sending it over the console");
+                    obs.progress(&format!("  {why}"));
+                    fallback = Some(why);
+                    None
+                }
+                r => Some(r),
+            }
+        }
+        _ => None,
+    };
+    let result = match over_http {
+        Some(r) => r,
+        None => push::push(session, spec, cfg.timeouts.command, &mut |line| {
+            obs.progress(line)
+        }),
+    };
     let (c, stop) = match result {
         Ok(r) => {
             obs.progress(&format!(
-                "  pushed {} bytes in {}",
+                "  pushed {} bytes in {}{}",
                 r.size,
-                human_duration(r.duration)
+                human_duration(r.duration),
+                if r.unchanged {
+                    " (already there)"
+                } else if r.url.is_some() {
+                    " (over the network)"
+                } else {
+                    ""
+                }
             ));
             let mut c = case("push", label, Outcome::Pass, Some(r.duration));
+            c.details.extend(fallback);
             c.details.push(r.summary());
             (c, None)
         }

@@ -384,3 +384,44 @@ fn a_file_already_on_the_board_is_not_sent_again_but_a_changed_one_is() {
     assert!(details(&r, &l).contains("sent as"), "{}", details(&r, &l));
     assert_eq!(std::fs::read(&remote).unwrap(), second);
 }
+
+#[test]
+fn over_the_network_the_board_fetches_the_file_and_falls_back_to_the_console() {
+    let board = ShellBoard::start();
+    let local = tempfile::tempdir().unwrap();
+    let data = noise(200 * 1024, 9);
+    let l = local_file(local.path(), "rpibsp_button.ko", &data, 0o644);
+    let remote = board
+        .dir
+        .path()
+        .join("lib/modules/x/extra/rpibsp_button.ko");
+    let run_with = |host: &str| {
+        let _ = std::fs::remove_file(&remote);
+        let mut cfg = config(&board);
+        cfg.pushes = vec![PushSpec::new(&l, remote.to_str().unwrap()).unwrap()];
+        cfg.http = Some(rpibsp_hil::HttpPush {
+            listen: "127.0.0.1:0".into(),
+            host: host.into(),
+        });
+        let r = rpibsp_hil::run(&cfg, &mut |_| {});
+        assert_eq!(r.verdict, Verdict::Passed, "{}", r.summary());
+        assert_eq!(std::fs::read(&remote).unwrap(), data, "bytes differ");
+        case(&r, &format!("push {} -> {}", l.display(), remote.display()))
+            .details
+            .join("\n")
+    };
+    // The board (the host's wget) reaches the server: fetched, not sent.
+    let d = run_with("127.0.0.1");
+    assert!(
+        d.contains("fetched by the board") && d.contains("http://127.0.0.1:"),
+        "{d}"
+    );
+    // The board cannot reach it (nothing listens on 127.0.0.2): the console takes over.
+    let d = run_with("127.0.0.2");
+    assert!(
+        d.contains("over the network:")
+            && d.contains("sending it over the console")
+            && d.contains("sent as"),
+        "{d}"
+    );
+}
