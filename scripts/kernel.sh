@@ -3,9 +3,11 @@
 # configure with the BSP fragment and build Image, modules and DTBs.
 #
 #   scripts/kernel.sh source           prepare the patched source; prints its directory
-#   scripts/kernel.sh build [VARIANT]  configure and build (VARIANT: bsp (default) or debug);
+#   scripts/kernel.sh build [VARIANT]  configure and build (VARIANT: bsp (default), debug, or
+#                                      buildroot: the Buildroot tree's kernel, a one-off check);
 #                                      prints the build directory
 #   scripts/kernel.sh builddir [VARIANT]  print the build directory without building
+#   scripts/kernel.sh configure [VARIANT]  only configure (and check) it; prints the .config
 #   scripts/kernel.sh check-defaults CONFIG FRAGMENT...  no option left at an allnoconfig value
 #
 # The source and build trees live in $RPIBSP_CACHE/kernel: the source keyed by kernel/source.env,
@@ -87,7 +89,11 @@ configure() { # configure <src> <build> <variant>
 	local -a kv frags
 	mapfile -t kv < <(kmake_vars)
 	mapfile -t frags < <(kernel_fragments "$variant")
-	make -s -C "$src" O="$b" "${kv[@]}" allnoconfig >&2
+	# The offline build starts from allnoconfig; the Buildroot tree from arm64's defconfig
+	# (BR2_LINUX_KERNEL_USE_ARCH_DEFAULT_CONFIG).
+	local base=allnoconfig
+	[ "$variant" != buildroot ] || base=defconfig
+	make -s -C "$src" O="$b" "${kv[@]}" "$base" >&2
 	"$src/scripts/kconfig/merge_config.sh" -m -O "$b" "$b/.config" "${frags[@]}" >/dev/null
 	make -s -C "$src" O="$b" "${kv[@]}" olddefconfig >&2
 	# Every option the fragments ask for must have survived (a missing dependency drops it silently).
@@ -114,7 +120,7 @@ configure() { # configure <src> <build> <variant>
 		done < <(grep -E '^CONFIG_' "$f")
 	done
 	[ "$bad" -eq 0 ] || die "the kernel configuration does not match the fragments (see above): fix the fragment"
-	check_defaults "$src" "$b/.config" "${frags[@]}"
+	[ "$base" != allnoconfig ] || check_defaults "$src" "$b/.config" "${frags[@]}"
 }
 
 # check_defaults <src> <config> <fragment>...: no number or string option keeps a value that
@@ -197,6 +203,14 @@ case "${1:-}" in
 source) prepare_source ;;
 build) build "${2:-bsp}" ;;
 builddir) kernel_build_dir "${2:-bsp}" ;;
+configure)
+	# configure [VARIANT]: only the configuration and its checks (e.g. the Buildroot kernel's:
+	# arm64 defconfig + kernel/bsp.config + kernel/net.config), in a scratch directory.
+	cb=$RPIBSP_CACHE/kernel/configure-${2:-bsp}
+	rm -rf "$cb" && mkdir -p "$cb"
+	configure "$(prepare_source)" "$cb" "${2:-bsp}"
+	printf '%s\n' "$cb/.config"
+	;;
 check-defaults)
 	# check-defaults CONFIG FRAGMENT...: the allnoconfig-leftover check of configure, on any .config.
 	[ $# -ge 3 ] || die "usage: scripts/kernel.sh check-defaults CONFIG FRAGMENT..."
@@ -204,7 +218,7 @@ check-defaults)
 	;;
 fetch) fetch_deb ;;
 *)
-	sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 	;;
 esac

@@ -157,15 +157,16 @@ kernel_src_dir() {
 	printf '%s/kernel/src-%s\n' "$RPIBSP_CACHE" "$(cd "$RPIBSP_ROOT" && content_hash kernel/source.env)"
 }
 
-# Kernel variants: "bsp" (the product) and "debug" (KASAN, lockdep, kmemleak... for the
-# reliability suite).  Each has its config fragments.
+# Kernel variants: "bsp" (the product), "debug" (KASAN, lockdep, kmemleak... for the
+# reliability suite) and "buildroot" (what the Buildroot tree builds: arm64's defconfig with the
+# product's fragments, instead of allnoconfig).  Each has its config fragments.
 kernel_fragments() {
 	local variant=${1:-bsp}
 	printf '%s\n' "$RPIBSP_ROOT/kernel/bsp.config"
 	case "$variant" in
-	bsp) printf '%s\n' "$RPIBSP_ROOT/kernel/net.config" ;;
+	bsp | buildroot) printf '%s\n' "$RPIBSP_ROOT/kernel/net.config" ;;
 	debug) printf '%s\n' "$RPIBSP_ROOT/kernel/debug.config" ;;
-	*) die "unknown kernel variant '$variant' (known: bsp, debug)" ;;
+	*) die "unknown kernel variant '$variant' (known: bsp, debug, buildroot)" ;;
 	esac
 }
 

@@ -428,6 +428,22 @@ for board in rpi3 rpi4; do
 	rm -rf "${bin}"
 done
 
+# --- 4b. the Buildroot tree's kernel configuration ----------------------------
+# Buildroot configures the kernel from arm64's defconfig with kernel/bsp.config and
+# kernel/net.config merged in (not from allnoconfig as the offline build): every option the
+# fragments ask for must survive that merge too (scripts/kernel.sh configure buildroot, the same
+# check as the offline build's).  Compiling that configuration is a one-off (README).
+if [ -n "${RPIBSP_KSRC}" ] && [ -x "${ROOT}/scripts/kernel.sh" ]; then
+	if "${ROOT}/scripts/kernel.sh" configure buildroot >"${WORK}/br-kconfig.log" 2>&1; then
+		ok "Buildroot's kernel configuration (arm64 defconfig + kernel/bsp.config + kernel/net.config) keeps every fragment option"
+	else
+		not_ok "Buildroot's kernel configuration (arm64 defconfig + kernel/bsp.config + kernel/net.config) keeps every fragment option"
+		tail -n 15 "${WORK}/br-kconfig.log" | diag
+	fi
+else
+	skip "Buildroot's kernel configuration keeps every fragment option" "no kernel source (make kernel)"
+fi
+
 # --- 5. with Buildroot ---------------------------------------------------------
 BR_TESTS=(
 	"rpi3: the defconfig loads"
