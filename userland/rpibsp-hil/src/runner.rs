@@ -754,7 +754,10 @@ fn run_push(
             let mut why = format!("{label} failed: {e}");
             let shell = !e.needs_recovery() || recover(cfg, session, report, obs);
             if shell && e.touched_board() {
-                if let Err(c) = push::cleanup(session, spec, cfg.timeouts.command) {
+                // A plain `rm`: given at least the resync time, so that a short --cmd-timeout
+                // on a loaded board does not leave the temporaries behind.
+                let limit = cfg.timeouts.command.max(cfg.timeouts.resync);
+                if let Err(c) = push::cleanup(session, spec, limit) {
                     why.push_str(&format!(
                         "; removing the temporary files {} and {} failed too: {c}",
                         spec.b64_path(),
