@@ -714,7 +714,8 @@ fn run_push(
         (Some(srv), Some(h)) => {
             match push::push_http(session, spec, srv, &h.host, cfg.timeouts.command) {
                 Err(e) if !e.needs_recovery() => {
-                    let _ = push::cleanup(session, spec, cfg.timeouts.command);
+                    let _ =
+                        push::cleanup(session, spec, cfg.timeouts.command.max(cfg.timeouts.resync));
                     let why = format!("over the network: {e}; sending it over the console");
                     obs.progress(&format!("  {why}"));
                     fallback = Some(why);
