@@ -523,6 +523,32 @@ impl PushReport {
     }
 }
 
+/// The end of every push: `REMOTE.part` on the board must have the file's SHA-256; then it gets
+/// the file's mode and replaces REMOTE, and the temporaries go.
+fn check_and_install(
+    run: &mut Runner<'_, '_>,
+    spec: &PushSpec,
+    payload: &Payload,
+) -> Result<(), PushError> {
+    let hash_cmd = hash_command(spec);
+    let r = run.run("checking", &hash_cmd)?;
+    let Some(board) = parse_sha256sum(&r.output) else {
+        return Err(PushError::NoHash {
+            command: hash_cmd,
+            output: output_tail(&r.output),
+        });
+    };
+    if board != payload.sha256 {
+        return Err(PushError::HashMismatch {
+            board,
+            local: payload.sha256.clone(),
+        });
+    }
+    run.run("installing", &install_command(spec, payload.mode))?;
+    run.run("cleaning up", &cleanup_command(spec))?;
+    Ok(())
+}
+
 struct Runner<'s, 'c> {
     session: &'s mut Session<'c>,
     timeout: Duration,
@@ -634,22 +660,7 @@ pub fn push_payload(
         }
     }
     run.run("unpacking", &decode_command(spec))?;
-    let hash_cmd = hash_command(spec);
-    let r = run.run("checking", &hash_cmd)?;
-    let Some(board) = parse_sha256sum(&r.output) else {
-        return Err(PushError::NoHash {
-            command: hash_cmd,
-            output: output_tail(&r.output),
-        });
-    };
-    if board != payload.sha256 {
-        return Err(PushError::HashMismatch {
-            board,
-            local: payload.sha256.clone(),
-        });
-    }
-    run.run("installing", &install_command(spec, payload.mode))?;
-    run.run("cleaning up", &cleanup_command(spec))?;
+    check_and_install(&mut run, spec, payload)?;
     Ok(PushReport {
         size: payload.size,
         gzip_len: payload.gzip_len,
@@ -709,22 +720,7 @@ pub fn push_http(
         server.add(payload.gzip.clone())
     );
     run.run("fetching", &fetch_command(spec, &url))?;
-    let hash_cmd = hash_command(spec);
-    let r = run.run("checking", &hash_cmd)?;
-    let Some(board) = parse_sha256sum(&r.output) else {
-        return Err(PushError::NoHash {
-            command: hash_cmd,
-            output: output_tail(&r.output),
-        });
-    };
-    if board != payload.sha256 {
-        return Err(PushError::HashMismatch {
-            board,
-            local: payload.sha256.clone(),
-        });
-    }
-    run.run("installing", &install_command(spec, payload.mode))?;
-    run.run("cleaning up", &cleanup_command(spec))?;
+    check_and_install(&mut run, spec, &payload)?;
     Ok(report(&run, false, Some(url)))
 }
 
