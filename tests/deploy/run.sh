@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The development loop on a running board (issue 17, item 4): `make run` boots the emulated 3B
-# from its own card, `make deploy` (scripts/deploy.sh) rebuilds what changed, pushes the modules
-# and rpibsp-verify over the serial console (the way it works on a real board with only a USB
-# serial cable), reloads the drivers and runs the on-board verification.  An edited driver must be
-# the module running afterwards (GNU build IDs compared on the board), and the edit-to-verified
-# time is measured (target: 15 s warm).  The board's DHCP lease on its USB network adapter (QEMU
-# usb-net on the emulated 3B's DWC2 host) is checked too.
+# The development loop on a running board (issue 17, items 4 and 6): `make run` boots the emulated
+# 3B from its own card, `make deploy` (scripts/deploy.sh) rebuilds what changed, puts the modules
+# and rpibsp-verify on the board (over its network, the emulated 3B's usb-net; then with --net off
+# over the serial console alone, as on a board with only a USB serial cable), reloads the drivers
+# and runs the on-board verification.  An edited driver must be the module running afterwards
+# (GNU build IDs compared on the board), and the edit-to-verified time is measured (target: 15 s
+# warm).  Also: rpibsp-verify --mode interactive through rpibsp-hil with a scripted person, and
+# the board's DHCP lease, route and a fetch from the laptop over its USB network adapter.
 #
 # The edit is made in a copy of the drivers (RPIBSP_MODULES_SRC), built and staged in a scratch
 # output directory: the repository and out/ are never changed.
