@@ -74,7 +74,34 @@ ids1=$(host_ids)
 t "the modules running on the board are the ones built here (build IDs)" \
 	test "$(loglines "$work/deploy1.log" | board_ids /dev/stdin)" = "$ids1"
 
-# 2. Edit a driver (its module description), deploy: that module changes on the board, and the
+# 2. The network (issue 17, item 4), before the deploys that use it: the emulated 3B's USB network
+# adapter (QEMU usb-net, a CDC Ethernet device on the DWC2 host, where the real 3B has its
+# LAN9514) gets a DHCP lease from QEMU's user network (the emulated USB enumerates slowly: up to
+# 90 s are allowed), and the board reaches the laptop (10.0.2.2) over it: a file served here is
+# fetched with wget.
+mkdir -p "$work/www"
+token=rpibsp-$RANDOM$RANDOM
+echo "$token" >"$work/www/token"
+python3 -u -m http.server --bind 127.0.0.1 --directory "$work/www" 0 >"$work/http.log" 2>&1 &
+http=$!
+trap 'kill $http 2>/dev/null || true; stop_board' EXIT
+hport=""
+for _ in $(seq 50); do
+	hport=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$work/http.log" | head -n1)
+	[ -n "$hport" ] && break
+	sleep 0.1
+done
+# shellcheck disable=SC2016 # the commands are expanded on the board
+if [ -n "$hport" ] && "$out/bin/rpibsp-hil" --tcp "$port" --tcp-mode raw --no-verify --log-dir "$work/net-hil" \
+	--cmd '(for i in $(seq 90); do ip -4 addr show | grep -q "inet 10.0.2.15/" && exit 0; sleep 1; done; ip addr; exit 1)' \
+	--cmd 'ip route | grep -q "^default via 10.0.2.2 "' \
+	--cmd "[ \"\$(wget -q -O - http://10.0.2.2:$hport/token)\" = $token ]" >"$work/net.log" 2>&1; then
+	ok "network: the board's USB Ethernet has 10.0.2.15 by DHCP, a default route, and fetches a file from the laptop"
+else
+	notok "network: the board's USB Ethernet has 10.0.2.15 by DHCP, a default route, and fetches a file from the laptop"
+	tail -n 20 "$work/net.log" | sed 's/^/# /'
+fi
+# 3. Edit a driver (its module description), deploy: that module changes on the board, and the
 # time from the edit to a verified board is measured.
 led_src=$(grep -l 'description:' "$src"/drivers/led/*.rs | head -n1)
 if [ -n "$led_src" ]; then
@@ -113,7 +140,7 @@ else
 	notok "the LED driver has a module description to edit (drivers/led/*.rs)"
 fi
 
-# 3. Interactive verification through the harness (issue 17, item 6): rpibsp-verify --mode
+# 4. Interactive verification through the harness (issue 17, item 6): rpibsp-verify --mode
 # interactive asks a person to press and release each button; rpibsp-hil shows the instructions
 # on the laptop as they come (live output).  The person is scripted on the board (person.sh, pushed
 # with --push): it passes each instruction on to the console and then presses the named button on
@@ -140,30 +167,4 @@ t "the laptop saw the instructions for GPIO 17 and 18 live (board| >>> Press ...
 t "the interactive button checks are cases in the JUnit report, none failed or skipped" \
 	bash -c "grep -q 'press' '$work/interactive.xml' && ! grep -qE '<(failure|skipped)' '$work/interactive.xml'"
 
-# 4. The network (issue 17, item 4): the emulated 3B's USB network adapter (QEMU usb-net, a CDC
-# Ethernet device on the DWC2 host, where the real 3B has its LAN9514) gets a DHCP lease from
-# QEMU's user network, and the board reaches the laptop (10.0.2.2) over it: a file served here is
-# fetched with wget.
-mkdir -p "$work/www"
-token=rpibsp-$RANDOM$RANDOM
-echo "$token" >"$work/www/token"
-python3 -u -m http.server --bind 127.0.0.1 --directory "$work/www" 0 >"$work/http.log" 2>&1 &
-http=$!
-trap 'kill $http 2>/dev/null || true; stop_board' EXIT
-hport=""
-for _ in $(seq 50); do
-	hport=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$work/http.log" | head -n1)
-	[ -n "$hport" ] && break
-	sleep 0.1
-done
-# shellcheck disable=SC2016 # the commands are expanded on the board
-if [ -n "$hport" ] && "$out/bin/rpibsp-hil" --tcp "$port" --tcp-mode raw --no-verify --log-dir "$work/net-hil" \
-	--cmd '(for i in $(seq 30); do ip -4 addr show | grep -q "inet 10.0.2.15/" && exit 0; sleep 1; done; ip addr; exit 1)' \
-	--cmd 'ip route | grep -q "^default via 10.0.2.2 "' \
-	--cmd "[ \"\$(wget -q -O - http://10.0.2.2:$hport/token)\" = $token ]" >"$work/net.log" 2>&1; then
-	ok "network: the board's USB Ethernet has 10.0.2.15 by DHCP, a default route, and fetches a file from the laptop"
-else
-	notok "network: the board's USB Ethernet has 10.0.2.15 by DHCP, a default route, and fetches a file from the laptop"
-	tail -n 20 "$work/net.log" | sed 's/^/# /'
-fi
 tap_end
