@@ -553,9 +553,50 @@ struct Runner<'s, 'c> {
     session: &'s mut Session<'c>,
     timeout: Duration,
     commands: usize,
+    start: Instant,
+    sent_before: u64,
 }
 
-impl Runner<'_, '_> {
+impl<'s, 'c> Runner<'s, 'c> {
+    fn new(session: &'s mut Session<'c>, timeout: Duration) -> Self {
+        let sent_before = session.console.bytes_sent();
+        Runner {
+            session,
+            timeout,
+            commands: 0,
+            start: Instant::now(),
+            sent_before,
+        }
+    }
+
+    /// The report of a push of `payload` done so far (`sent`: base64 characters sent).
+    fn report(
+        &self,
+        payload: &Payload,
+        sent: usize,
+        unchanged: bool,
+        url: Option<String>,
+    ) -> PushReport {
+        PushReport {
+            size: payload.size,
+            gzip_len: payload.gzip_len,
+            sent,
+            line_bytes: self.session.console.bytes_sent() - self.sent_before,
+            commands: self.commands,
+            mode: payload.mode,
+            sha256: payload.sha256.clone(),
+            duration: self.start.elapsed(),
+            unchanged,
+            url,
+        }
+    }
+
+    /// The board has REMOTE already as `payload` would make it (same SHA-256 and mode).
+    fn already_there(&mut self, spec: &PushSpec, payload: &Payload) -> Result<bool, PushError> {
+        let current = self.run("comparing", &current_command(spec, payload.mode))?;
+        Ok(parse_sha256sum(&current.output).as_deref() == Some(payload.sha256.as_str()))
+    }
+
     fn run(&mut self, step: &'static str, cmd: &str) -> Result<CmdResult, PushError> {
         let len = framed_len(cmd);
         if len > MAX_LINE {
@@ -619,27 +660,9 @@ pub fn push_payload(
     timeout: Duration,
     progress: &mut dyn FnMut(&str),
 ) -> Result<PushReport, PushError> {
-    let start = Instant::now();
-    let sent_before = session.console.bytes_sent();
-    let mut run = Runner {
-        session,
-        timeout,
-        commands: 0,
-    };
-    let current = run.run("comparing", &current_command(spec, payload.mode))?;
-    if parse_sha256sum(&current.output).as_deref() == Some(payload.sha256.as_str()) {
-        return Ok(PushReport {
-            size: payload.size,
-            gzip_len: payload.gzip_len,
-            sent: 0,
-            line_bytes: run.session.console.bytes_sent() - sent_before,
-            commands: run.commands,
-            mode: payload.mode,
-            sha256: payload.sha256.clone(),
-            duration: start.elapsed(),
-            unchanged: true,
-            url: None,
-        });
+    let mut run = Runner::new(session, timeout);
+    if run.already_there(spec, payload)? {
+        return Ok(run.report(payload, 0, true, None));
     }
     run.run("preparing", &prepare_command(spec))?;
     let pieces = chunks(&payload.base64, chunk_len(spec));
@@ -654,25 +677,14 @@ pub fn push_payload(
                 next_report * 25,
                 i + 1,
                 total,
-                start.elapsed().as_secs_f64()
+                run.start.elapsed().as_secs_f64()
             ));
             next_report += 1;
         }
     }
     run.run("unpacking", &decode_command(spec))?;
     check_and_install(&mut run, spec, payload)?;
-    Ok(PushReport {
-        size: payload.size,
-        gzip_len: payload.gzip_len,
-        sent: payload.base64.len(),
-        line_bytes: run.session.console.bytes_sent() - sent_before,
-        commands: run.commands,
-        mode: payload.mode,
-        sha256: payload.sha256.clone(),
-        duration: start.elapsed(),
-        unchanged: false,
-        url: None,
-    })
+    Ok(run.report(payload, payload.base64.len(), false, None))
 }
 
 /// [`push`] over the network: `server` (on the laptop) serves the file's gzip, the board fetches
@@ -685,29 +697,10 @@ pub fn push_http(
     host: &str,
     timeout: Duration,
 ) -> Result<PushReport, PushError> {
-    let start = Instant::now();
     let payload = Payload::read(&spec.local)?;
-    let sent_before = session.console.bytes_sent();
-    let mut run = Runner {
-        session,
-        timeout,
-        commands: 0,
-    };
-    let report = |run: &Runner<'_, '_>, unchanged: bool, url: Option<String>| PushReport {
-        size: payload.size,
-        gzip_len: payload.gzip_len,
-        sent: 0,
-        line_bytes: run.session.console.bytes_sent() - sent_before,
-        commands: run.commands,
-        mode: payload.mode,
-        sha256: payload.sha256.clone(),
-        duration: start.elapsed(),
-        unchanged,
-        url,
-    };
-    let current = run.run("comparing", &current_command(spec, payload.mode))?;
-    if parse_sha256sum(&current.output).as_deref() == Some(payload.sha256.as_str()) {
-        return Ok(report(&run, true, None));
+    let mut run = Runner::new(session, timeout);
+    if run.already_there(spec, &payload)? {
+        return Ok(run.report(&payload, 0, true, None));
     }
     let host = if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]")
@@ -721,7 +714,7 @@ pub fn push_http(
     );
     run.run("fetching", &fetch_command(spec, &url))?;
     check_and_install(&mut run, spec, &payload)?;
-    Ok(report(&run, false, Some(url)))
+    Ok(run.report(&payload, 0, false, Some(url)))
 }
 
 /// Removes the temporaries of a push (`REMOTE.b64`, `REMOTE.part`) after a failure.
@@ -730,13 +723,9 @@ pub fn cleanup(
     spec: &PushSpec,
     timeout: Duration,
 ) -> Result<(), PushError> {
-    Runner {
-        session,
-        timeout,
-        commands: 0,
-    }
-    .run("cleaning up", &cleanup_command(spec))
-    .map(|_| ())
+    Runner::new(session, timeout)
+        .run("cleaning up", &cleanup_command(spec))
+        .map(|_| ())
 }
 
 #[cfg(test)]
