@@ -8,9 +8,9 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
+use common::hil;
 use common::ShellBoard;
 use rpibsp_hil::{Login, PushSpec, RunConfig, RunReport, Target, TcpMode, Verdict};
 use rpibsp_report::{Case, Outcome};
@@ -249,18 +249,6 @@ fn a_hanging_board_command_times_out_and_the_temporaries_are_removed() {
         .unwrap()
         .starts_with("not run: "));
     assert!(started.elapsed() < Duration::from_secs(30));
-}
-
-fn hil(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rpibsp-hil"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

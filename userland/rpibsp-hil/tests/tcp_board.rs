@@ -6,21 +6,10 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
+use common::hil;
 use common::{Board, TcpBoard};
 use rpibsp_hil::{RunConfig, Target, TcpMode, Verdict};
 use rpibsp_report::Outcome;
-
-fn hil(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rpibsp-hil"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn tcp_console_good_run_via_library() {

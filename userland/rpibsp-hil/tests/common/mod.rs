@@ -644,3 +644,16 @@ fn serve_shell(stream: std::net::TcpStream, root: &std::path::Path) {
         let _ = child.wait();
     });
 }
+
+/// Runs the rpibsp-hil binary with `args`: (exit code, stdout, stderr).
+pub fn hil(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rpibsp-hil"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
