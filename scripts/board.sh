@@ -57,7 +57,7 @@ start() {
 		# The 3B's Ethernet is a USB device behind the SoC's DWC2 host; here a CDC Ethernet adapter.
 		qemu+=(-netdev "user,id=net0" -device "usb-net,netdev=net0")
 	fi
-	port=${RPIBSP_BOARD_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+	port=${RPIBSP_BOARD_PORT:-$(free_port)}
 	qemu+=(-serial "file:$dir/pl011.log" -serial "tcp:127.0.0.1:$port,server=on,wait=off"
 		-append "$card_cmdline")
 	"${qemu[@]}" </dev/null >"$dir/qemu.log" 2>&1 &

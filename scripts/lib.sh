@@ -123,6 +123,11 @@ kmake_vars() {
 		"BINDGEN=$(rpibsp_bindgen)" LOCALVERSION= KBUILD_BUILD_USER=rpibsp KBUILD_BUILD_HOST=rpibsp
 }
 
+# free_port: a loopback TCP port that is free now (another process may take it before use).
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # A short content hash of files (and literal strings given as "=text").
 content_hash() {
 	local a

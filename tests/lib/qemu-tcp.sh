@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# (Needs scripts/lib.sh sourced first: free_port.)
 # An emulated board with a UART on a loopback TCP server, for the suites that log in over it as a
 # lab would (tests/image, tests/hil):
 #   . "$RPIBSP_ROOT/tests/lib/qemu-tcp.sh"
@@ -13,7 +14,7 @@ qemu_tcp_start() {
 	local -a args
 	shift
 	for _ in 1 2 3; do
-		port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		port=$(free_port)
 		args=()
 		for a in "$@"; do args+=("${a//@PORT@/$port}"); done
 		qemu-system-aarch64 "${args[@]}" </dev/null >"$out" 2>&1 &
